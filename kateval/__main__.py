@@ -1,0 +1,5 @@
+import sys
+
+from kateval.cli import main
+
+sys.exit(main())

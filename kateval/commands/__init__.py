@@ -1,0 +1,1 @@
+"""One module per `kateval` subcommand: thin argument handling over library calls."""

@@ -1,0 +1,24 @@
+"""Arguments several commands share."""
+from __future__ import annotations
+
+import argparse
+
+from kateval.types import ExecLimits
+
+
+def add_data_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", help="local data folder laid out like shared/data (default: $KATEVAL_DATA_DIR, "
+                                           "else the Hugging Face hub)")
+
+
+def add_exec_args(parser: argparse.ArgumentParser) -> None:
+    defaults = ExecLimits()
+    parser.add_argument("--workers", type=int, help="code-execution workers (default: number of cores)")
+    parser.add_argument("--test-timeout", type=float, default=defaults.timeout_per_test_s, help="seconds per test")
+    parser.add_argument("--problem-timeout", type=float, default=defaults.timeout_total_s, help="seconds per program")
+    parser.add_argument("--memory-mb", type=int, default=defaults.memory_mb, help="memory limit per program")
+
+
+def exec_limits(args: argparse.Namespace) -> ExecLimits:
+    return ExecLimits(timeout_per_test_s=args.test_timeout, timeout_total_s=args.problem_timeout,
+                      memory_mb=args.memory_mb)

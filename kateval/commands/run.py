@@ -1,0 +1,71 @@
+"""kateval run: generate, grade and store; ends with summary.json."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from kateval.backends.base import BackendConfig
+from kateval.commands.common import add_data_args, add_exec_args, exec_limits
+from kateval.pipeline import RunConfig, run_evaluation
+from kateval.report.summary import write_summary
+from kateval.tasks import parse_task_list
+from kateval.types import KatevalError, SamplingConfig
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", help="model path or hub id (reference backend: not needed)")
+    parser.add_argument("--backend", default="vllm", help="vllm | openai | reference | replay")
+    parser.add_argument("--tasks", required=True, help="comma-separated task names (see `kateval tasks`)")
+    parser.add_argument("--n", type=int, default=1, help="samples per problem")
+    parser.add_argument("--limit", type=int, help="first L problems of each task")
+    parser.add_argument("--out", help="run directory (default runs/<model>-<tasks>)")
+    parser.add_argument("--profile", help="model family: kat | qwen3 | r1 | plain (default: from the chat template)")
+    parser.add_argument("--mode", default="auto", choices=["auto", "on", "off"], help="let the model decide, or force")
+    parser.add_argument("--prompt-style", default="chat", choices=["chat", "completion"])
+    parser.add_argument("--replay-file", help="replay backend: JSONL of completions")
+    parser.add_argument("--tokenizer", help="tokenizer for token counts when the backend has none")
+    parser.add_argument("--backend-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="backend-specific option (repeatable)")
+    parser.add_argument("--no-progress", action="store_true")
+    sampling = parser.add_argument_group("sampling")
+    defaults = SamplingConfig()
+    sampling.add_argument("--temperature", type=float, default=defaults.temperature)
+    sampling.add_argument("--top-p", type=float, default=defaults.top_p)
+    sampling.add_argument("--top-k", type=int, default=defaults.top_k)
+    sampling.add_argument("--min-p", type=float, default=defaults.min_p)
+    sampling.add_argument("--max-tokens", type=int, default=defaults.max_tokens)
+    sampling.add_argument("--seed", type=int, default=defaults.seed)
+    sampling.add_argument("--stop", action="append", default=[], help="stop string (repeatable)")
+    add_data_args(parser)
+    add_exec_args(parser)
+
+
+def backend_options(args: argparse.Namespace) -> dict[str, str]:
+    options = {}
+    for item in args.backend_option:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise KatevalError(f"--backend-option wants KEY=VALUE, got '{item}'")
+        options[key.replace("-", "_")] = value
+    for key in ("replay_file", "tokenizer"):
+        if getattr(args, key):
+            options[key] = getattr(args, key)
+    return options
+
+
+def main(args: argparse.Namespace) -> int:
+    tasks = tuple(parse_task_list(args.tasks))
+    model_name = (args.model or args.backend).rstrip("/").split("/")[-1]
+    out = Path(args.out or f"runs/{model_name}-{'-'.join(tasks)}")
+    config = RunConfig(
+        tasks=tasks,
+        backend=BackendConfig(name=args.backend, model=args.model, profile=args.profile, mode=args.mode,
+                              prompt_style=args.prompt_style, options=backend_options(args)),
+        sampling=SamplingConfig(n=args.n, temperature=args.temperature, top_p=args.top_p, top_k=args.top_k,
+                                min_p=args.min_p, max_tokens=args.max_tokens, seed=args.seed, stop=tuple(args.stop)),
+        out=out, limit=args.limit, data_dir=args.data_dir, workers=args.workers, exec_limits=exec_limits(args),
+        show_progress=not args.no_progress)
+    run_evaluation(config)
+    summary = write_summary(out)
+    print(f"run directory: {out}\nsummary: {summary}")
+    return 0

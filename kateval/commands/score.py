@@ -1,0 +1,33 @@
+"""kateval score: grade a JSONL of completions (task, problem_id, completion, ...) into a run directory."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from kateval.commands.common import add_data_args, add_exec_args, exec_limits
+from kateval.report.summary import write_summary
+from kateval.scoring import score_file
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("samples", help="JSONL: task, problem_id, completion; optional sample_index, finish_reason, "
+                                        "token_ids, prompt_tokens, completion_tokens, prefix")
+    parser.add_argument("--out", required=True, help="run directory to write")
+    parser.add_argument("--tokenizer", help="Hugging Face tokenizer path, to count tokens of text-only lines")
+    parser.add_argument("--no-progress", action="store_true")
+    add_data_args(parser)
+    add_exec_args(parser)
+
+
+def main(args: argparse.Namespace) -> int:
+    tokenizer = None
+    if args.tokenizer:
+        from kateval.tokenizers import HFTokenizer
+
+        tokenizer = HFTokenizer(args.tokenizer)
+    out, bad = score_file(Path(args.samples), Path(args.out), data_dir=args.data_dir, tokenizer=tokenizer,
+                          tokenizer_name=args.tokenizer, workers=args.workers, exec_limits=exec_limits(args),
+                          show_progress=not args.no_progress)
+    summary = write_summary(out)
+    print(f"run directory: {out}\nsummary: {summary}" + (f"\n{bad} line(s) skipped" if bad else ""))
+    return 0

@@ -1,0 +1,106 @@
+"""One evaluation run: tasks -> requests -> backend -> completions -> grade -> store."""
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kateval import __version__, runinfo
+from kateval.backends import make_backend
+from kateval.backends.base import BackendConfig
+from kateval.grading import grade_completions
+from kateval.progress import progress_bar
+from kateval.store import RunStore
+from kateval.tasks import LoadedTask, load_task
+from kateval.types import Completion, ExecLimits, KatevalError, Request, SamplingConfig
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    tasks: tuple[str, ...]
+    backend: BackendConfig
+    sampling: SamplingConfig
+    out: Path
+    limit: int | None = None
+    data_dir: str | None = None
+    workers: int | None = None
+    exec_limits: ExecLimits = field(default_factory=ExecLimits)
+    show_progress: bool = True
+
+    def identity(self) -> dict[str, Any]:
+        """What must be equal for a run directory to be resumed."""
+        volatile = {"base_url", "api_key"}
+        return {
+            "tasks": list(self.tasks), "limit": self.limit, "backend": self.backend.name,
+            "model": self.backend.model, "profile": self.backend.profile, "mode": self.backend.mode,
+            "prompt_style": self.backend.prompt_style, "sampling": self.sampling.as_dict(),
+            "backend_options": {k: v for k, v in sorted(self.backend.options.items()) if k not in volatile},
+        }
+
+
+def request_seed(base_seed: int, task: str, problem_id: str) -> int:
+    """Stable per-request seed: a resumed run regenerates exactly the samples that were missing."""
+    digest = hashlib.sha256(f"{base_seed}/{task}/{problem_id}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+def build_requests(tasks: list[LoadedTask], config: RunConfig, done: set[tuple[str, str, int]]) -> list[Request]:
+    requests = []
+    for task in tasks:
+        for problem in task.selected[: config.limit]:
+            missing = tuple(i for i in range(config.sampling.n) if (task.name, problem.problem_id, i) not in done)
+            if missing:
+                requests.append(Request(
+                    task=task.name, problem_id=problem.problem_id,
+                    prompt=task.adapter.prompt(problem, config.backend.prompt_style),
+                    seed=request_seed(config.sampling.seed, task.name, problem.problem_id),
+                    sample_indices=missing, reference_answer=task.adapter.reference_answer(problem)))
+    return requests
+
+
+def run_evaluation(config: RunConfig) -> Path:
+    if config.sampling.n < 1 or config.sampling.max_tokens < 1:
+        raise KatevalError("--n and --max-tokens must be at least 1")
+    tasks = [load_task(name, config.data_dir) for name in config.tasks]
+    store = RunStore(config.out)
+    done = store.open(config.identity(), {
+        "kateval_version": __version__, "git_commit": runinfo.git_commit(), "started": runinfo.now(),
+        "machine": runinfo.machine(), "tasks": runinfo.task_facts(tasks, config.limit),
+        "sampling": config.sampling.as_dict(), "backend_config": asdict(config.backend)})
+    requests = build_requests(tasks, config, done)
+    total = sum(len(r.sample_indices) for r in requests)
+    if total:
+        _generate_and_grade(tasks, requests, config, store, total)
+    store.update_meta(ended=runinfo.now(), samples_expected=sum(
+        len(t.selected[: config.limit]) for t in tasks) * config.sampling.n)
+    return config.out
+
+
+def _generate_and_grade(tasks: list[LoadedTask], requests: list[Request], config: RunConfig, store: RunStore,
+                        total: int) -> None:
+    by_name = {task.name: task for task in tasks}
+    executor = None
+    if any(task.adapter.needs_executor for task in tasks):
+        from kateval.sandbox import make_executor
+
+        executor = make_executor(workers=config.workers, limits=config.exec_limits)
+    backend = make_backend(config.backend)
+    started = time.monotonic()
+    try:
+        store.update_meta(backend=backend.describe(), executor=executor.describe() if executor else None)
+        with progress_bar(total, "samples", enabled=config.show_progress) as bar:
+            for batch in backend.generate(requests, config.sampling):
+                grouped: dict[str, list[Completion]] = defaultdict(list)
+                for completion in batch:
+                    grouped[completion.task].append(completion)
+                for name, completions in grouped.items():
+                    store.append(grade_completions(by_name[name], completions, backend.decoder(), executor))
+                bar.update(len(batch), tokens=sum(len(c.token_ids or ()) for c in batch))
+        store.update_meta(backend=backend.describe(), generate_and_grade_s=round(time.monotonic() - started, 3))
+    finally:
+        backend.close()
+        if executor is not None:
+            executor.close()
