@@ -27,7 +27,8 @@ def count_tokens(parsed: ParsedOutput, text: str, token_ids: Sequence[int] | Non
         while lo < hi:  # first i with len(decode(ids[:i])) >= char_offset
             mid = (lo + hi) // 2
             if mid not in prefix_len_cache:
-                prefix_len_cache[mid] = len(decoder.decode(ids[:mid]))
+                # A character split across tokens decodes as U+FFFD until complete: it has not started yet.
+                prefix_len_cache[mid] = len(decoder.decode(ids[:mid]).rstrip("\ufffd"))
             if prefix_len_cache[mid] >= char_offset:
                 hi = mid
             else:

@@ -32,8 +32,9 @@ def score_file(samples_path: Path, out: Path, data_dir: str | None = None, token
             good[item.task].append(item)
     known_tasks = available_cards()
     for name in [n for n in good if n not in known_tasks]:
-        bad += len(good.pop(name))
-        print(f"kateval: {samples_path}: unknown task '{name}'; its {bad} line(s) skipped", file=sys.stderr)
+        skipped = good.pop(name)
+        bad += len(skipped)
+        print(f"kateval: {samples_path}: unknown task '{name}'; its {len(skipped)} line(s) skipped", file=sys.stderr)
     tasks = {name: load_task(name, data_dir) for name in sorted(good)}
     store = RunStore(out)
     done = store.open(

@@ -57,6 +57,7 @@ class RunStore:
         """Create or resume the run. `identity` (model, sampling, tasks...) must match a run being resumed.
         Returns the keys of the samples already stored."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        identity = json.loads(json.dumps(identity))  # compare as stored: tuples become lists
         if self.meta_path.exists():
             previous = read_run_meta(self.run_dir)
             if previous.get("identity") != identity:
