@@ -16,7 +16,7 @@ def main(args: argparse.Namespace) -> int:
     local = resolve_data_dir(args.data_dir)
     rows = [("task", "problems", "selected", "source", "description")]
     for name, card in sorted(available_cards().items()):
-        size, selected, source = "?", "?", card.data.get("hub_id", "-")
+        size, selected, source = "?", "?", card.hub_label
         if local is not None:
             try:
                 task = load_task(name, local)

@@ -67,7 +67,7 @@ def load_task(name: str, data_dir: str | Path | None = None) -> LoadedTask:
         except KatevalError:
             raise
         except Exception as exc:  # network, auth, missing dataset: tell the user what to do instead
-            raise KatevalError(f"task {name}: could not load {card.data.get('hub_id')} from the hub "
+            raise KatevalError(f"task {name}: could not load {card.hub_label} from the hub "
                                f"({type(exc).__name__}); pass --data-dir or set KATEVAL_DATA_DIR") from exc
     try:
         problems = tuple(adapter.to_problem(row) for row in rows)

@@ -4,21 +4,30 @@ from __future__ import annotations
 from typing import Any
 
 from kateval.mathgrade import extract_answer, matches_integer
-from kateval.tasks.base import DataSource, TaskAdapter
+from kateval.tasks.base import DataSource, TaskAdapter, load_hub_rows
 from kateval.types import Completion, Executor, Grade, ParsedOutput, Problem
 
 
 class AimeAdapter(TaskAdapter):
     def rows_from_hub(self) -> tuple[list[dict[str, Any]], DataSource]:
-        rows, source = super().rows_from_hub()
-        return [self._normalize_hub_row(i, row) for i, row in enumerate(rows)], source
+        """MathArena publishes a year as one dataset (problem_idx 1..30 = I-1..II-15) or as one per contest
+        (`hub_parts`, problem_idx 1..15 each)."""
+        parts = self.card.data.get("hub_parts") or [{"id": self.card.data["hub_id"]}]
+        rows, sources = [], []
+        for part in parts:
+            part_rows, source = load_hub_rows(part["id"], None, self.card.data.get("hub_split", "train"),
+                                              part.get("revision"))
+            rows += [self._normalize_hub_row(i, row, part.get("contest")) for i, row in enumerate(part_rows)]
+            sources.append(source)
+        return rows, DataSource("hub", ",".join(s.location for s in sources), None,
+                                ",".join(str(s.sha256) for s in sources))
 
-    def _normalize_hub_row(self, index: int, row: dict[str, Any]) -> dict[str, Any]:
-        """MathArena rows carry problem_idx 1..30 (I-1..I-15, II-1..II-15); map them to our ids."""
+    def _normalize_hub_row(self, index: int, row: dict[str, Any], contest: str | None) -> dict[str, Any]:
         number = int(row.get("problem_idx", index + 1))
-        contest, within = ("I", number) if number <= 15 else ("II", number - 15)
+        if contest is None:
+            contest, number = ("I", number) if number <= 15 else ("II", number - 15)
         year = int(self.card.params["year"])
-        return {"id": f"{year}-{contest}-{within}", "year": year, "contest": contest, "number": within,
+        return {"id": f"{year}-{contest}-{number}", "year": year, "contest": contest, "number": number,
                 "problem": row["problem"], "answer": int(str(row["answer"]).strip())}
 
     def to_problem(self, row: dict[str, Any]) -> Problem:

@@ -30,6 +30,11 @@ class TaskCard:
     params: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
 
+    @property
+    def hub_label(self) -> str:
+        parts = self.data.get("hub_parts")
+        return ",".join(p["id"] for p in parts) if parts else self.data.get("hub_id", "-")
+
     @classmethod
     def load(cls, path: Path) -> "TaskCard":
         try:
@@ -76,15 +81,11 @@ class TaskAdapter(ABC):
 
     # -- data
     def rows_from_hub(self) -> tuple[list[dict[str, Any]], DataSource]:
-        import datasets  # heavy; only when the hub is really used
-
         spec = self.card.data
         if "hub_id" not in spec:
             raise KatevalError(f"task {self.card.name} has no hub dataset; pass --data-dir")
-        revision = spec.get("hub_revision") or None
-        loaded = datasets.load_dataset(spec["hub_id"], spec.get("hub_config"), split=spec.get("hub_split", "test"),
-                                       revision=revision)
-        return [dict(row) for row in loaded], DataSource("hub", spec["hub_id"], revision, loaded._fingerprint)
+        return load_hub_rows(spec["hub_id"], spec.get("hub_config"), spec.get("hub_split", "test"),
+                             spec.get("hub_revision"))
 
     def rows_from_dir(self, data_dir: Path) -> tuple[list[dict[str, Any]], DataSource]:
         path = data_dir / self.card.data["local"]
@@ -127,6 +128,14 @@ class TaskAdapter(ABC):
         """Grade many samples at once; code tasks override this to hand all their programs to the executor
         in one call so its workers run in parallel."""
         return [self.grade(problem, parsed, completion, executor) for problem, parsed, completion in items]
+
+
+def load_hub_rows(hub_id: str, config: str | None, split: str,
+                  revision: str | None) -> tuple[list[dict[str, Any]], DataSource]:
+    import datasets  # heavy; only when the hub is really used
+
+    loaded = datasets.load_dataset(hub_id, config, split=split, revision=revision or None)
+    return [dict(row) for row in loaded], DataSource("hub", hub_id, revision, loaded._fingerprint)
 
 
 def read_json_rows(path: Path) -> list[dict[str, Any]]:
