@@ -38,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     except KatevalError as exc:
         print(f"kateval: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head`
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("kateval: interrupted; what was stored is kept (run again to resume)", file=sys.stderr)
         return 130
