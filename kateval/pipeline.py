@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ from kateval.progress import progress_bar
 from kateval.store import RunStore
 from kateval.tasks import LoadedTask, load_task
 from kateval.types import Completion, ExecLimits, KatevalError, Request, SamplingConfig
+
+MAX_PENDING_BATCHES = 4  # generation may run ahead of grading by this many batches
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,8 @@ def run_evaluation(config: RunConfig) -> Path:
 
 def _generate_and_grade(tasks: list[LoadedTask], requests: list[Request], config: RunConfig, store: RunStore,
                         total: int) -> None:
+    """Grading and storing run on one background thread, so a GPU never waits for the sandbox; batches are
+    stored in the order they finished."""
     by_name = {task.name: task for task in tasks}
     executor = None
     if any(task.adapter.needs_executor for task in tasks):
@@ -89,16 +94,26 @@ def _generate_and_grade(tasks: list[LoadedTask], requests: list[Request], config
         executor = make_executor(workers=config.workers, limits=config.exec_limits)
     backend = make_backend(config.backend)
     started = time.monotonic()
+
+    def grade_and_store(batch: list[Completion]) -> None:
+        grouped: dict[str, list[Completion]] = defaultdict(list)
+        for completion in batch:
+            grouped[completion.task].append(completion)
+        for name, completions in grouped.items():
+            store.append(grade_completions(by_name[name], completions, backend.decoder(), executor))
+        bar.update(len(batch), tokens=sum(len(c.token_ids or ()) for c in batch))
+
     try:
         store.update_meta(backend=backend.describe(), executor=executor.describe() if executor else None)
-        with progress_bar(total, "samples", enabled=config.show_progress) as bar:
+        with progress_bar(total, "samples", enabled=config.show_progress) as bar, \
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix="kateval-grade") as grader:
+            pending: deque[Future] = deque()
             for batch in backend.generate(requests, config.sampling):
-                grouped: dict[str, list[Completion]] = defaultdict(list)
-                for completion in batch:
-                    grouped[completion.task].append(completion)
-                for name, completions in grouped.items():
-                    store.append(grade_completions(by_name[name], completions, backend.decoder(), executor))
-                bar.update(len(batch), tokens=sum(len(c.token_ids or ()) for c in batch))
+                pending.append(grader.submit(grade_and_store, batch))
+                while pending and (pending[0].done() or len(pending) > MAX_PENDING_BATCHES):
+                    pending.popleft().result()  # re-raises a grading error here
+            while pending:
+                pending.popleft().result()
         store.update_meta(backend=backend.describe(), generate_and_grade_s=round(time.monotonic() - started, 3))
     finally:
         backend.close()
