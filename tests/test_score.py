@@ -72,3 +72,21 @@ def test_unknown_task_and_missing_data_dir_in_run(tmp_path, capsys):
     assert main(["run", "--backend", "reference", "--tasks", "aime24", "--out", str(tmp_path / "o"),
                  "--data-dir", str(tmp_path / "missing")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_replay_backend_runs_saved_completions(tmp_path, data_dir, capsys):
+    src = tmp_path / "saved.jsonl"
+    write_lines(src, [
+        {"task": "aime24", "problem_id": "2024-I-1", "sample_index": 0, "completion": "\\boxed{204}",
+         "finish_reason": "stop"},
+        {"task": "aime24", "problem_id": "2024-I-2", "sample_index": 0, "completion": "<think>long",
+         "finish_reason": "length"},
+        b"garbage",
+    ])
+    out = tmp_path / "run"
+    assert main(["run", "--backend", "replay", "--replay-file", str(src), "--tasks", "aime24", "--limit", "2",
+                 "--out", str(out), "--data-dir", str(data_dir), "--no-progress"]) == 0
+    assert "saved.jsonl:3: not valid JSON" in capsys.readouterr().err
+    records = {r["problem_id"]: r for r in iter_records(out)}
+    assert records["2024-I-1"]["correct"]
+    assert records["2024-I-2"]["status"] == "truncated" and records["2024-I-2"]["truncated"]
