@@ -7,7 +7,7 @@ is O(boundaries · log n) decodes.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from kateval.types import ParsedOutput, TokenCounts, TokenDecoder
 

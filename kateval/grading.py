@@ -1,7 +1,8 @@
 """Completion -> parse -> token accounting -> grade -> SampleRecord, for a batch of completions."""
 from __future__ import annotations
 
-from typing import Protocol, Sequence
+from collections.abc import Sequence
+from typing import Protocol
 
 from kateval.accounting import count_tokens
 from kateval.parse import parse_output

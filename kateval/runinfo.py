@@ -15,7 +15,7 @@ def now() -> str:
 
 def git_commit() -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent, capture_output=True,
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent, capture_output=True, check=False,
                              text=True, timeout=5)
     except (OSError, subprocess.SubprocessError):
         return None

@@ -12,14 +12,14 @@ from kateval.progress import progress_bar
 from kateval.store import RunStore
 from kateval.tasks import LoadedTask, available_cards, load_task
 from kateval.tasks.base import sha256_of
-from kateval.types import Completion, ExecLimits, KatevalError
+from kateval.types import Completion, ExecLimits
 
 BATCH = 256
 
 
 def score_file(samples_path: Path, out: Path, data_dir: str | None = None, tokenizer: Tokenizer | None = None,
                tokenizer_name: str | None = None, workers: int | None = None,
-               exec_limits: ExecLimits = ExecLimits(), show_progress: bool = True) -> tuple[Path, int]:
+               exec_limits: ExecLimits | None = None, show_progress: bool = True) -> tuple[Path, int]:
     """Returns the run directory and the number of bad lines."""
     samples_path = Path(samples_path)
     good: dict[str, list[Completion]] = defaultdict(list)
@@ -44,7 +44,7 @@ def score_file(samples_path: Path, out: Path, data_dir: str | None = None, token
          "tasks": runinfo.task_facts(list(tasks.values()), None)})
     todo = {name: [c for c in items if (c.task, c.problem_id, c.sample_index) not in done]
             for name, items in good.items()}
-    executor = _executor_for(tasks.values(), workers, exec_limits)
+    executor = _executor_for(tasks.values(), workers, exec_limits or ExecLimits())
     try:
         if executor is not None:
             store.update_meta(executor=executor.describe())

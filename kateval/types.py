@@ -6,8 +6,9 @@ Every stage takes and returns these dataclasses; no stage imports a later one.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, Protocol, Sequence
+from typing import Any, Literal, Protocol
 
 Mode = Literal["on", "off", "none"]
 SegmentKind = Literal["judge", "think", "answer", "other"]

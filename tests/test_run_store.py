@@ -1,6 +1,5 @@
 """Runs are append-only and resumable: killed at any moment, started again, nothing generated twice or lost."""
 import json
-import os
 import signal
 import subprocess
 import sys

@@ -56,6 +56,7 @@ def test_sample_indices_are_assigned_in_order_and_token_counts_kept(tmp_path, da
     lines = [{"task": "aime24", "problem_id": "2024-I-1", "completion": "\\boxed{204}", "completion_tokens": 7,
               "prompt_tokens": 3}] * 3
     code, out = score(tmp_path, data_dir, lines)
+    assert code == 0
     records = sorted(iter_records(out), key=lambda r: r["sample_index"])
     assert [r["sample_index"] for r in records] == [0, 1, 2]
     assert records[0]["completion_tokens"] == 7 and records[0]["think_tokens"] is None

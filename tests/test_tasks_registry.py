@@ -1,7 +1,6 @@
 """Task cards, the hub path's row mapping, and `kateval tasks`."""
 from kateval.cli import main
-from kateval.tasks import available_cards, load_task, make_adapter
-from kateval.tasks import base
+from kateval.tasks import available_cards, base, load_task, make_adapter
 
 
 def test_aime_hub_rows_map_to_contest_ids(monkeypatch):

@@ -4,7 +4,8 @@ per-mode metrics have something to show."""
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from kateval.backends.base import Backend
 from kateval.tokenizers import ByteTokenizer

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from kateval.backends.base import Backend
 from kateval.completions_io import LineError, read_completions

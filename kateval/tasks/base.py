@@ -8,11 +8,12 @@ from __future__ import annotations
 import hashlib
 import json
 import string
-import tomllib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from kateval.types import Completion, Executor, Grade, KatevalError, ParsedOutput, Problem, Prompt
 
@@ -36,7 +37,7 @@ class TaskCard:
         return ",".join(p["id"] for p in parts) if parts else self.data.get("hub_id", "-")
 
     @classmethod
-    def load(cls, path: Path) -> "TaskCard":
+    def load(cls, path: Path) -> TaskCard:
         try:
             raw = tomllib.loads(path.read_text(encoding="utf-8"))
             return cls(name=raw["name"], adapter=raw["adapter"], version=str(raw.get("version", "1")),
