@@ -14,6 +14,7 @@ COMMANDS = {
     "score": "grade completions produced elsewhere",
     "report": "summarize a run directory",
     "tasks": "list the tasks",
+    "audit": "did the AutoThink model think when it should have (auto vs forced on/off)",
 }
 
 
