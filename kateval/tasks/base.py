@@ -54,6 +54,7 @@ class DataSource:
     location: str      # dataset id or file path
     revision: str | None
     sha256: str | None
+    flags: dict[str, Any] = field(default_factory=dict)   # caveats a report must show, e.g. public_tests_only
 
 
 def sha256_of(path: Path) -> str:
