@@ -36,8 +36,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sampling.add_argument("--max-tokens", type=int, default=defaults.max_tokens)
     sampling.add_argument("--seed", type=int, default=defaults.seed)
     sampling.add_argument("--stop", action="append", default=[], help="stop string (repeatable)")
+    engine = parser.add_argument_group("vllm and openai backends")
+    engine.add_argument("--tensor-parallel-size", type=int, help="GPUs per model replica")
+    engine.add_argument("--data-parallel-size", type=int, help="model replicas")
+    engine.add_argument("--max-model-len", type=int, help="context length (prompt + output)")
+    engine.add_argument("--gpu-memory-utilization", type=float, help="fraction of GPU memory vLLM may use")
+    engine.add_argument("--dtype", help="weights dtype: auto | bfloat16 | float16 | float32")
+    engine.add_argument("--enable-prefix-caching", action="store_true", default=None)
+    engine.add_argument("--thinking-budget", type=int, help="most thinking tokens (vLLM with a reasoning config)")
+    engine.add_argument("--system-prompt", help="system message put before every prompt")
+    engine.add_argument("--chat-template-kwargs", help='JSON for the chat template, e.g. \'{"enable_thinking": true}\'')
+    engine.add_argument("--grammar", choices=["autothink"], help="structured output (the tiny default model)")
+    engine.add_argument("--base-url", help="openai backend: server URL, e.g. http://127.0.0.1:8000/v1")
+    engine.add_argument("--concurrency", type=int, help="openai backend: requests in flight")
     add_data_args(parser)
     add_exec_args(parser)
+
+
+ENGINE_FLAGS = ("tensor_parallel_size", "data_parallel_size", "max_model_len", "gpu_memory_utilization", "dtype",
+                "enable_prefix_caching", "thinking_budget", "system_prompt", "chat_template_kwargs", "grammar",
+                "base_url", "concurrency")
 
 
 def backend_options(args: argparse.Namespace) -> dict[str, str]:
@@ -47,8 +65,8 @@ def backend_options(args: argparse.Namespace) -> dict[str, str]:
         if not sep:
             raise KatevalError(f"--backend-option wants KEY=VALUE, got '{item}'")
         options[key.replace("-", "_")] = value
-    for key in ("replay_file", "tokenizer"):
-        if getattr(args, key):
+    for key in ("replay_file", "tokenizer", *ENGINE_FLAGS):
+        if getattr(args, key) is not None:
             options[key] = getattr(args, key)
     return options
 
