@@ -1,16 +1,19 @@
-"""kateval report: summarize a run directory."""
+"""kateval report: summary.json, report.md and a self-contained report.html for one run directory."""
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from kateval.report.summary import write_summary
+from kateval.report.run_report import write_report
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", help="a run directory (from kateval run or kateval score)")
+    parser.add_argument("--out", help="folder to write the report into (default: the run directory)")
 
 
 def main(args: argparse.Namespace) -> int:
-    print(f"summary: {write_summary(Path(args.run_dir))}")
+    paths = write_report(Path(args.run_dir), Path(args.out) if args.out else None)
+    for kind, path in paths.items():
+        print(f"{kind}: {path}")
     return 0

@@ -1,4 +1,5 @@
-"""summary.json: per-task accuracy, think rate, tokens and truncation, streamed from samples.jsonl."""
+"""summary.json: per task and overall, accuracy with its uncertainty, what it cost in tokens, and how the model
+chose to think; computed from one streaming pass over the run store."""
 from __future__ import annotations
 
 import json
@@ -6,50 +7,137 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from kateval.store import iter_records
+import numpy as np
 
+from kateval.report import metrics
+from kateval.report.aggregate import MODES, TaskAggregate, collect, merge
+from kateval.report.runfacts import run_facts
+from kateval.types import KatevalError
 
-class _TaskTotals:
-    def __init__(self) -> None:
-        self.samples = 0
-        self.correct = 0
-        self.think_on = 0
-        self.truncated = 0
-        self.completion_tokens = 0
-        self.think_tokens = 0
-        self.problems: dict[str, int] = defaultdict(int)
-
-    def add(self, record: dict[str, Any]) -> None:
-        self.samples += 1
-        self.correct += bool(record["correct"])
-        self.think_on += record["mode"] == "on"
-        self.truncated += bool(record["truncated"])
-        self.completion_tokens += record.get("completion_tokens") or 0
-        self.think_tokens += record.get("think_tokens") or 0
-        self.problems[record["problem_id"]] += 1
-
-    def summary(self) -> dict[str, Any]:
-        per_problem = set(self.problems.values())
-        return {
-            "problems": len(self.problems),
-            "samples": self.samples,
-            "samples_per_problem": per_problem.pop() if len(per_problem) == 1 else sorted(per_problem),
-            "accuracy": self.correct / self.samples,
-            "think_rate": self.think_on / self.samples,
-            "mean_completion_tokens": self.completion_tokens / self.samples,
-            "mean_think_tokens": self.think_tokens / self.samples,
-            "truncation_rate": self.truncated / self.samples,
-        }
+# maj@n needs comparable final answers: tasks graded by answer (AIME), not by running code.
+ANSWER_STATUSES = frozenset({"correct", "wrong_answer", "no_answer", "truncated"})
+DIFFICULTY_ORDER = {"easy": 0, "medium": 1, "hard": 2}
 
 
 def summarize(run_dir: Path) -> dict[str, Any]:
-    totals: dict[str, _TaskTotals] = defaultdict(_TaskTotals)
-    for record in iter_records(run_dir):
-        totals[record["task"]].add(record)
-    return {"run_dir": str(run_dir), "tasks": {name: t.summary() for name, t in sorted(totals.items())}}
+    facts = run_facts(run_dir)
+    aggregates = collect(run_dir)
+    max_tokens = (facts.sampling or {}).get("max_tokens")
+    if not aggregates:
+        raise KatevalError(f"{run_dir}: no samples stored yet; nothing to report")
+    tasks = {name: task_summary(agg, max_tokens) for name, agg in aggregates.items()}
+    overall = task_summary(merge(aggregates), max_tokens, majority=False)
+    overall["macro_accuracy"] = float(np.mean([t["accuracy"] for t in tasks.values()]))
+    fingerprint = facts.fingerprint(overall["samples_per_problem"])
+    return {"run_dir": str(run_dir), "run": {**facts.as_dict(), "fingerprint": fingerprint},
+            "notes": facts.notes(), "tasks": tasks, "overall": overall}
 
 
-def write_summary(run_dir: Path) -> Path:
+def task_summary(agg: TaskAggregate, max_tokens: int | None = None, majority: bool = True) -> dict[str, Any]:
+    a = agg.arrays()
+    problems = list(agg.problems.values())
+    samples = np.array([p.samples for p in problems])
+    solved = np.array([p.correct for p in problems])
+    known = a["completion_tokens"] >= 0
+    correct = int(a["correct"].sum())
+    n = int(samples.min())
+    summary = {
+        "problems": len(problems),
+        "samples": agg.samples,
+        "samples_per_problem": n if samples.max() == n else sorted(set(samples.tolist())),
+        "accuracy": correct / agg.samples,
+        "accuracy_ci95": metrics.bootstrap_ratio_ci(solved, samples),
+        "pass_at_k": {str(k): metrics.mean_pass_at_k(samples, solved, k) for k in metrics.pass_ks(n)},
+        "maj_at_n": _majority(agg) if majority and set(agg.statuses) <= ANSWER_STATUSES else None,
+        "think_rate": float((a["mode"] == 0).mean()),
+        "accuracy_think_on": _mean_where(a["correct"], a["mode"] == 0),
+        "accuracy_think_off": _mean_where(a["correct"], a["mode"] == 1),
+        "mean_completion_tokens": _mean_known(a["completion_tokens"]),
+        "mean_judge_tokens": _mean_known(a["judge_tokens"]),
+        "mean_think_tokens": _mean_known(a["think_tokens"]),
+        "mean_answer_tokens": _mean_known(a["answer_tokens"]),
+        "completion_tokens": metrics.token_stats(a["completion_tokens"][known]),
+        "tokens_per_correct": _tokens_per_correct(a, known),
+        "truncation_rate": float(a["truncated"].mean()),
+        "accuracy_lost_to_truncation": float((a["truncated"] & ~a["correct"]).mean()),
+        "well_formed_rate": agg.well_formed / agg.samples,
+        "status_counts": dict(agg.statuses.most_common()),
+        "by_mode": _by_mode(a, known),
+        "by_difficulty": _by_difficulty(agg),
+        "accuracy_under_budget": _budget(a, known, max_tokens),
+        "token_histogram": _histogram(a, known),
+    }
+    return summary
+
+
+def _mean_where(values: np.ndarray, mask: np.ndarray) -> float | None:
+    return float(values[mask].mean()) if mask.any() else None
+
+
+def _mean_known(tokens: np.ndarray) -> float | None:
+    return _mean_where(tokens, tokens >= 0)
+
+
+def _tokens_per_correct(a: dict[str, np.ndarray], known: np.ndarray) -> float | None:
+    """Completion tokens spent over the run per correct sample (only samples with a known count)."""
+    return metrics.safe_ratio(float(a["completion_tokens"][known].sum()), float(a["correct"][known].sum()))
+
+
+def _majority(agg: TaskAggregate) -> float:
+    return float(np.mean([metrics.majority_correct(p.vote_table()) for p in agg.problems.values()]))
+
+
+def _by_mode(a: dict[str, np.ndarray], known: np.ndarray) -> dict[str, dict[str, Any]]:
+    out = {}
+    for index, mode in enumerate(MODES):
+        mask = a["mode"] == index
+        if mask.any():
+            out[mode] = {"samples": int(mask.sum()), "share": float(mask.mean()),
+                         "accuracy": float(a["correct"][mask].mean()),
+                         "completion_tokens": metrics.token_stats(a["completion_tokens"][mask & known])}
+    return out
+
+
+def _difficulty_key(level: str) -> tuple[int, float, str]:
+    if level in DIFFICULTY_ORDER:
+        return (0, DIFFICULTY_ORDER[level], level)
+    try:
+        return (1, float(level), level)
+    except ValueError:
+        return (2, 0.0, level)
+
+
+def _by_difficulty(agg: TaskAggregate) -> dict[str, dict[str, Any]]:
+    groups: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0, 0])
+    for problem in agg.problems.values():
+        if problem.difficulty is None:
+            continue
+        group = groups[str(problem.difficulty)]
+        for i, value in enumerate((1, problem.samples, problem.correct, problem.think_on, problem.tokens,
+                                   problem.tokens_known)):
+            group[i] += value
+    return {level: {"problems": p, "samples": s, "accuracy": c / s, "think_rate": on / s,
+                    "mean_completion_tokens": metrics.safe_ratio(tokens, known)}
+            for level, (p, s, c, on, tokens, known) in sorted(groups.items(), key=lambda kv: _difficulty_key(kv[0]))}
+
+
+def _budget(a: dict[str, np.ndarray], known: np.ndarray, max_tokens: int | None) -> dict[str, float]:
+    """Over the samples with a known length (all of them unless the source gave text only)."""
+    tokens, correct = a["completion_tokens"][known], a["correct"][known]
+    return metrics.budget_curve(tokens, correct, metrics.budget_grid(tokens, correct, max_tokens))
+
+
+def _histogram(a: dict[str, np.ndarray], known: np.ndarray) -> dict[str, list] | None:
+    if not known.any():
+        return None
+    edges = metrics.histogram_edges(a["completion_tokens"][known])
+    counts = {mode: metrics.histogram(a["completion_tokens"][known & (a["mode"] == i)], edges)
+              for i, mode in enumerate(MODES) if (a["mode"] == i).any()}
+    return {"edges": edges.tolist(), **counts}
+
+
+def write_summary(run_dir: Path, summary: dict[str, Any] | None = None) -> Path:
     path = Path(run_dir) / "summary.json"
-    path.write_text(json.dumps(summarize(run_dir), indent=2) + "\n", encoding="utf-8")
+    summary = summarize(run_dir) if summary is None else summary
+    path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return path

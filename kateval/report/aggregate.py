@@ -1,0 +1,110 @@
+"""One streaming pass over samples.jsonl into compact aggregates: a few numbers per sample (in typed arrays)
+and per problem, never whole records, so a million samples fit in tens of megabytes."""
+from __future__ import annotations
+
+from array import array
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kateval.store import iter_records
+
+MODES = ("on", "off", "none")
+UNKNOWN = -1  # a token count the source did not give
+_CORRECT_ANSWER = object()  # every answer graded correct votes for the same (gold) answer
+
+
+@dataclass
+class ProblemTotals:
+    samples: int = 0
+    correct: int = 0
+    think_on: int = 0
+    tokens: int = 0          # sum of the known completion token counts
+    tokens_known: int = 0
+    difficulty: str | None = None
+    votes: dict[Any, list] = field(default_factory=dict)   # answer -> [count, correct]
+
+    def vote_table(self) -> dict[Any, tuple[int, bool]]:
+        return {answer: (count, correct) for answer, (count, correct) in self.votes.items()}
+
+
+class TaskAggregate:
+    """Everything the report needs about one task (or all tasks together, see `merge`)."""
+
+    def __init__(self) -> None:
+        self.completion_tokens = array("q")
+        self.segment_tokens = {kind: array("q") for kind in ("judge", "think", "answer")}
+        self.correct = array("b")
+        self.truncated = array("b")
+        self.mode = array("b")   # index into MODES
+        self.well_formed = 0
+        self.statuses: Counter[str] = Counter()
+        self.problems: dict[Any, ProblemTotals] = {}
+
+    def add(self, record: dict[str, Any]) -> None:
+        tokens = record.get("completion_tokens")
+        correct = bool(record["correct"])
+        self.completion_tokens.append(UNKNOWN if tokens is None else tokens)
+        for kind, values in self.segment_tokens.items():
+            value = record.get(f"{kind}_tokens")
+            values.append(UNKNOWN if value is None else value)
+        self.correct.append(correct)
+        self.truncated.append(bool(record.get("truncated")))
+        self.mode.append(MODES.index(record.get("mode") or "none"))
+        self.well_formed += bool(record.get("well_formed"))
+        self.statuses[record.get("status") or "unknown"] += 1
+        problem = self.problems.get(record["problem_id"])
+        if problem is None:
+            problem = self.problems[record["problem_id"]] = ProblemTotals(difficulty=record.get("difficulty"))
+        problem.samples += 1
+        problem.correct += correct
+        problem.think_on += record.get("mode") == "on"
+        if tokens is not None:
+            problem.tokens += tokens
+            problem.tokens_known += 1
+        answer = _CORRECT_ANSWER if correct else record.get("extracted_answer")
+        if answer is not None:
+            # hash, not the text: code answers are long and only equality matters
+            vote = problem.votes.setdefault(answer if answer is _CORRECT_ANSWER else hash(answer), [0, correct])
+            vote[0] += 1
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"completion_tokens": np.frombuffer(self.completion_tokens, dtype=np.int64),
+                "correct": np.frombuffer(self.correct, dtype=np.int8).astype(bool),
+                "truncated": np.frombuffer(self.truncated, dtype=np.int8).astype(bool),
+                "mode": np.frombuffer(self.mode, dtype=np.int8),
+                **{f"{kind}_tokens": np.frombuffer(values, dtype=np.int64)
+                   for kind, values in self.segment_tokens.items()}}
+
+    @property
+    def samples(self) -> int:
+        return len(self.correct)
+
+
+def merge(aggregates: dict[str, TaskAggregate]) -> TaskAggregate:
+    """All tasks as one; problems keyed by (task, problem_id)."""
+    total = TaskAggregate()
+    for name, part in aggregates.items():
+        total.completion_tokens.extend(part.completion_tokens)
+        for kind, values in total.segment_tokens.items():
+            values.extend(part.segment_tokens[kind])
+        total.correct.extend(part.correct)
+        total.truncated.extend(part.truncated)
+        total.mode.extend(part.mode)
+        total.well_formed += part.well_formed
+        total.statuses.update(part.statuses)
+        total.problems.update({(name, pid): problem for pid, problem in part.problems.items()})
+    return total
+
+
+def collect(run_dir: Path) -> dict[str, TaskAggregate]:
+    tasks: dict[str, TaskAggregate] = {}
+    for record in iter_records(run_dir):
+        aggregate = tasks.get(record["task"])
+        if aggregate is None:
+            aggregate = tasks[record["task"]] = TaskAggregate()
+        aggregate.add(record)
+    return dict(sorted(tasks.items()))

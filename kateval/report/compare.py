@@ -1,0 +1,151 @@
+"""Two runs, paired on the problems both hold: accuracy and token differences with paired bootstrap CIs, an exact
+paired test, how the think decision moved, and the problems that flipped. Direction: B minus A."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kateval.report import metrics
+from kateval.report.aggregate import ProblemTotals, TaskAggregate, collect
+from kateval.report.render import Document, Table, interval, num, pct
+from kateval.report.runfacts import RunFacts, run_facts
+from kateval.types import KatevalError
+
+IGNORED_SAMPLING = {"seed"}   # runs that differ only by seed are replicates, the thing a comparison is for
+
+
+@dataclass(frozen=True)
+class Pair:
+    task: str
+    problem_id: str
+    a: ProblemTotals
+    b: ProblemTotals
+
+
+def _n(aggregates: dict[str, TaskAggregate]) -> set[int]:
+    return {p.samples for agg in aggregates.values() for p in agg.problems.values()}
+
+
+def differences(facts_a: RunFacts, facts_b: RunFacts, n_a: set[int], n_b: set[int]) -> list[str]:
+    """What makes the two runs' numbers not like for like (model and seed excepted), one line each."""
+    out = []
+    if set(facts_a.tasks) != set(facts_b.tasks):
+        out.append(f"tasks: {','.join(facts_a.tasks)} vs {','.join(facts_b.tasks)}")
+    for name in sorted(set(facts_a.tasks) & set(facts_b.tasks)):
+        if facts_a.tasks[name] != facts_b.tasks[name]:
+            out.append(f"task {name}: {facts_a.tasks[name]} vs {facts_b.tasks[name]}")
+    if facts_a.sampling is not None and facts_b.sampling is not None:
+        for key in sorted((set(facts_a.sampling) | set(facts_b.sampling)) - IGNORED_SAMPLING):
+            if facts_a.sampling.get(key) != facts_b.sampling.get(key):
+                out.append(f"sampling {key}: {facts_a.sampling.get(key)} vs {facts_b.sampling.get(key)}")
+    if n_a != n_b and (facts_a.sampling is None or facts_b.sampling is None):
+        out.append(f"samples per problem: {sorted(n_a)} vs {sorted(n_b)}")
+    return out
+
+
+def _rate(p: ProblemTotals) -> float:
+    return p.correct / p.samples
+
+
+def _mode_class(p: ProblemTotals) -> str:
+    return "on" if p.think_on == p.samples else "off" if p.think_on == 0 else "mixed"
+
+
+def paired_stats(pairs: list[Pair]) -> dict[str, Any]:
+    """Accuracy difference (paired bootstrap over problems), exact McNemar when every problem has one sample
+    per run, else the sign test on per-problem accuracy differences; token difference where both are known."""
+    a = np.array([_rate(p.a) for p in pairs])
+    b = np.array([_rate(p.b) for p in pairs])
+    diff = b - a
+    single = all(p.a.samples == 1 and p.b.samples == 1 for p in pairs)
+    better, worse = int((diff > 0).sum()), int((diff < 0).sum())
+    known = [p for p in pairs if p.a.tokens_known and p.b.tokens_known]
+    tokens_a = np.array([p.a.tokens / p.a.tokens_known for p in known])
+    tokens_b = np.array([p.b.tokens / p.b.tokens_known for p in known])
+    return {
+        "problems": len(pairs), "accuracy_a": float(a.mean()), "accuracy_b": float(b.mean()),
+        "accuracy_diff": float(diff.mean()), "accuracy_diff_ci95": metrics.bootstrap_ratio_ci(diff),
+        "test": "mcnemar_exact" if single else "sign_test", "b_better": better, "a_better": worse,
+        "p_value": metrics.binomial_two_sided(better, worse),
+        "token_problems": len(known),
+        "mean_tokens_a": float(tokens_a.mean()) if known else None,
+        "mean_tokens_b": float(tokens_b.mean()) if known else None,
+        "token_diff": float((tokens_b - tokens_a).mean()) if known else None,
+        "token_diff_ci95": metrics.bootstrap_ratio_ci(tokens_b - tokens_a) if known else None,
+    }
+
+
+def mode_switch(pairs: list[Pair]) -> list[dict[str, Any]]:
+    """Per-problem think decision in A against B ('mixed': some samples thought), with how each run fared."""
+    cells: dict[tuple[str, str], list[Pair]] = {}
+    for pair in pairs:
+        cells.setdefault((_mode_class(pair.a), _mode_class(pair.b)), []).append(pair)
+    return [{"mode_a": mode_a, "mode_b": mode_b, "problems": len(group),
+             "accuracy_a": float(np.mean([_rate(p.a) for p in group])),
+             "accuracy_b": float(np.mean([_rate(p.b) for p in group]))}
+            for (mode_a, mode_b), group in sorted(cells.items())]
+
+
+def flipped(pairs: list[Pair]) -> list[dict[str, Any]]:
+    """Problems solved (by most samples) in one run and not in the other, largest change first."""
+    rows = [{"task": p.task, "problem_id": p.problem_id, "direction": "gained" if _rate(p.b) > 0.5 else "lost",
+             "accuracy_a": _rate(p.a), "accuracy_b": _rate(p.b), "mode_a": _mode_class(p.a),
+             "mode_b": _mode_class(p.b)}
+            for p in pairs if (_rate(p.a) > 0.5) != (_rate(p.b) > 0.5)]
+    return sorted(rows, key=lambda r: (-abs(r["accuracy_b"] - r["accuracy_a"]), r["task"], r["problem_id"]))
+
+
+def _pairs(agg_a: dict[str, TaskAggregate], agg_b: dict[str, TaskAggregate]) -> dict[str, list[Pair]]:
+    out = {}
+    for task in sorted(set(agg_a) & set(agg_b)):
+        a, b = agg_a[task].problems, agg_b[task].problems
+        shared = [Pair(task, pid, a[pid], b[pid]) for pid in sorted(set(a) & set(b))]
+        if shared:
+            out[task] = shared
+    return out
+
+
+def compare_runs(run_a: Path, run_b: Path, force: bool = False) -> dict[str, Any]:
+    facts_a, facts_b = run_facts(run_a), run_facts(run_b)
+    agg_a, agg_b = collect(run_a), collect(run_b)
+    diffs = differences(facts_a, facts_b, _n(agg_a), _n(agg_b))
+    if diffs and not force:
+        raise KatevalError(f"the runs differ in {', '.join(d.split(':')[0] for d in diffs)}; "
+                           "--force compares them anyway and lists the differences")
+    pairs = _pairs(agg_a, agg_b)
+    if not pairs:
+        raise KatevalError(f"{run_a} and {run_b} share no problems; nothing to compare")
+    everything = [pair for group in pairs.values() for pair in group]
+    return {"run_a": {"run_dir": str(run_a), **facts_a.as_dict()}, "run_b": {"run_dir": str(run_b), **facts_b.as_dict()},
+            "differences": diffs, "notes": facts_a.notes() + facts_b.notes(),
+            "tasks": {task: paired_stats(group) for task, group in pairs.items()},
+            "overall": paired_stats(everything), "mode_switch": mode_switch(everything),
+            "flipped": flipped(everything)}
+
+
+def compare_document(result: dict[str, Any], flipped_rows: int = 50) -> Document:
+    a, b = result["run_a"], result["run_b"]
+    lines = [f"A: {a['model']} ({a['run_dir']})", f"B: {b['model']} ({b['run_dir']})",
+             "differences are B minus A; CIs are paired bootstraps over shared problems (1000 resamples, seed 0)"]
+    rows = [[task, s["problems"], pct(s["accuracy_a"]), pct(s["accuracy_b"]), pct(s["accuracy_diff"]),
+             interval(s["accuracy_diff_ci95"]), f"{s['test']} ({s['b_better']}+/{s['a_better']}-)",
+             f"{s['p_value']:.3g}", num(s["mean_tokens_a"]), num(s["mean_tokens_b"]), num(s["token_diff"]),
+             "-" if s["token_diff_ci95"] is None else f"[{num(s['token_diff_ci95'][0])}, {num(s['token_diff_ci95'][1])}]"]
+            for task, s in [*result["tasks"].items(), ("overall", result["overall"])]]
+    tables = [Table("Paired comparison", ["task", "shared problems", "acc. A", "acc. B", "diff", "95% CI", "test",
+                                          "p", "tokens A", "tokens B", "token diff", "token diff 95% CI"], rows),
+              Table("Think decision, A against B", ["mode A", "mode B", "problems", "acc. A", "acc. B"],
+                    [[m["mode_a"], m["mode_b"], m["problems"], pct(m["accuracy_a"]), pct(m["accuracy_b"])]
+                     for m in result["mode_switch"]],
+                    "Per problem: on = every sample thought, off = none did, mixed = some did."),
+              Table(f"Flipped problems ({len(result['flipped'])})",
+                    ["task", "problem", "B", "acc. A", "acc. B", "mode A", "mode B"],
+                    [[f["task"], f["problem_id"], f["direction"], pct(f["accuracy_a"]), pct(f["accuracy_b"]),
+                      f["mode_a"], f["mode_b"]] for f in result["flipped"][:flipped_rows]],
+                    "Solved by most samples in one run and not in the other" +
+                    (f"; the first {flipped_rows} shown" if len(result["flipped"]) > flipped_rows else ""))]
+    notes = [f"configurations differ: {d}" for d in result["differences"]] + result["notes"]
+    return Document(f"kateval compare: {a['model']} vs {b['model']}", lines, notes, tables)

@@ -1,0 +1,122 @@
+"""Pure metric functions over per-problem and per-sample arrays. No I/O, no run-store knowledge."""
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Hashable, Iterable, Sequence
+
+import numpy as np
+
+BOOTSTRAP_RESAMPLES = 1000
+BOOTSTRAP_SEED = 0
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased pass@k of one problem with n samples, c correct (Chen et al. 2021), in the stable product form
+    of 1 - C(n-c, k) / C(n, k)."""
+    if not 1 <= k <= n:
+        raise ValueError(f"pass@{k} needs 1 <= k <= n (n={n})")
+    if n - c < k:
+        return 1.0
+    return 1.0 - float(np.prod(1.0 - k / np.arange(n - c + 1, n + 1)))
+
+
+def pass_ks(n: int) -> list[int]:
+    """k = 1 and the powers of two up to n."""
+    return [1 << i for i in range(n.bit_length()) if 1 << i <= n]
+
+
+def mean_pass_at_k(samples: Sequence[int], correct: Sequence[int], k: int) -> float:
+    """Mean over problems; computed once per distinct (n, c), of which there are few however many problems."""
+    pairs = Counter(zip(samples, correct))
+    return sum(count * pass_at_k(int(n), int(c), k) for (n, c), count in pairs.items()) / len(samples)
+
+
+def bootstrap_ratio_ci(numerators: Sequence[float], denominators: Sequence[float] | None = None,
+                       resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED,
+                       level: float = 0.95) -> list[float] | None:
+    """Percentile CI of sum(num)/sum(den) when the units (problems) are resampled with replacement.
+
+    Identical units are pooled and each resample drawn as multinomial counts over the distinct ones: the same
+    distribution as resampling units one by one, at a cost set by the distinct values (a handful for 0/1 per
+    problem), not the number of problems."""
+    num = np.asarray(numerators, dtype=float)
+    den = np.ones_like(num) if denominators is None else np.asarray(denominators, dtype=float)
+    if num.size == 0:
+        return None
+    units, counts = np.unique(np.stack([num, den], axis=1), axis=0, return_counts=True)
+    rng = np.random.default_rng(seed)
+    draws = rng.multinomial(num.size, counts / num.size, size=resamples).astype(float)
+    stats = (draws @ units[:, 0]) / (draws @ units[:, 1])
+    tail = (1.0 - level) / 2
+    low, high = np.quantile(stats, [tail, 1.0 - tail])
+    return [float(low), float(high)]
+
+
+def binomial_two_sided(successes: int, failures: int) -> float:
+    """Exact two-sided binomial test at p = 1/2: McNemar's exact test on discordant pairs, or the sign test on
+    non-zero paired differences. p = min(1, 2 P(X <= min(b, c))), X ~ Bin(b + c, 1/2)."""
+    trials = successes + failures
+    if trials == 0:
+        return 1.0
+    low = min(successes, failures)
+    log_half = trials * math.log(0.5)
+    terms = [math.lgamma(trials + 1) - math.lgamma(i + 1) - math.lgamma(trials - i + 1) + log_half
+             for i in range(low + 1)]
+    top = max(terms)
+    tail = math.exp(top) * sum(math.exp(t - top) for t in terms)
+    return min(1.0, 2.0 * tail)
+
+
+def majority_correct(votes: dict[Hashable, tuple[int, bool]]) -> float:
+    """maj@n of one problem from {answer: (count, correct)}. A tie between top answers is scored as the share of
+    correct answers among them (the expected score of a random tie-break), so the result does not hang on order."""
+    if not votes:
+        return 0.0
+    top = max(count for count, _ in votes.values())
+    tied = [correct for count, correct in votes.values() if count == top]
+    return sum(tied) / len(tied)
+
+
+def token_stats(tokens: np.ndarray) -> dict[str, float | None]:
+    """Mean, median, 90th percentile (linear interpolation) and max of the known token counts."""
+    if tokens.size == 0:
+        return {"mean": None, "median": None, "p90": None, "max": None}
+    return {"mean": float(tokens.mean()), "median": float(np.median(tokens)),
+            "p90": float(np.percentile(tokens, 90)), "max": int(tokens.max())}
+
+
+def budget_grid(tokens: np.ndarray, correct: np.ndarray, max_tokens: int | None = None) -> list[int]:
+    """Powers of two from the largest one at or below the shortest correct sample (where the curve leaves zero)
+    to the first one at or above the longest sample, plus the run's max_tokens when it lies inside that range."""
+    if tokens.size == 0:
+        return []
+    longest = int(tokens.max())
+    solved = tokens[correct.astype(bool)]
+    start = int(solved.min()) if solved.size else longest
+    low = 1 << max(start, 1).bit_length() - 1
+    high = 1 << max(longest - 1, 0).bit_length()
+    grid = [low << i for i in range((high // low).bit_length())]
+    if max_tokens is not None and low < max_tokens < high:
+        grid = sorted({*grid, max_tokens})
+    return grid
+
+
+def budget_curve(tokens: np.ndarray, correct: np.ndarray, budgets: Iterable[int]) -> dict[str, float]:
+    """Accuracy when every sample longer than B tokens counts as wrong, for each budget B."""
+    solved = np.sort(tokens[correct.astype(bool)])
+    total = tokens.size
+    return {str(b): float(np.searchsorted(solved, b, side="right") / total) for b in budgets} if total else {}
+
+
+def histogram(values: np.ndarray, edges: np.ndarray) -> list[int]:
+    return np.histogram(values, bins=edges)[0].tolist()
+
+
+def histogram_edges(values: np.ndarray, bins: int = 30) -> np.ndarray:
+    top = float(values.max()) if values.size else 1.0
+    return np.linspace(0.0, max(top, 1.0), bins + 1)
+
+
+def safe_ratio(numerator: float, denominator: float) -> float | None:
+    return numerator / denominator if denominator else None

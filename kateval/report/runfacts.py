@@ -1,0 +1,57 @@
+"""What a report says about a run's identity, read from run.json: model, checkpoint, mode, sampling, task data,
+and the configuration fingerprint that decides whether two runs' numbers are comparable."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kateval.store import read_run_meta
+
+FINGERPRINT_SAMPLING = ("max_tokens", "temperature", "top_p")
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    run_dir: str
+    model: str
+    checkpoint: str
+    mode: str
+    backend: str
+    sampling: dict[str, Any] | None      # None for runs made by `kateval score` (sampling happened elsewhere)
+    tasks: dict[str, dict[str, Any]]     # name -> {"version", "params"}
+
+    def notes(self) -> list[str]:
+        return [f"{name}: private tests are missing (public tests only), so its scores are optimistic"
+                for name, task in self.tasks.items() if task["params"].get("public_tests_only")]
+
+    def window(self) -> str:
+        """The data each task drew from (year, date window, split...), from the task parameters."""
+        parts = [f"{name}:" + ",".join(f"{k}={v}" for k, v in sorted(task["params"].items()))
+                 for name, task in sorted(self.tasks.items()) if task["params"]]
+        return "; ".join(parts) or "-"
+
+    def fingerprint(self, samples_per_problem: Any) -> dict[str, Any]:
+        sampling = self.sampling or {}
+        return {**{key: sampling.get(key) for key in FINGERPRINT_SAMPLING},
+                "n": sampling.get("n", samples_per_problem), "window": self.window()}
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"model": self.model, "checkpoint": self.checkpoint, "mode": self.mode, "backend": self.backend,
+                "sampling": self.sampling, "tasks": self.tasks}
+
+
+def run_facts(run_dir: Path) -> RunFacts:
+    meta = read_run_meta(run_dir)
+    identity = meta.get("identity", {})
+    backend = meta.get("backend") or {}
+    source = identity.get("source")
+    checkpoint = identity.get("model") or backend.get("model") or source or "unknown"
+    tasks = {name: {"version": facts.get("version"), "params": facts.get("params") or {}}
+             for name, facts in sorted((meta.get("tasks") or {}).items())}
+    path = Path(str(checkpoint))
+    return RunFacts(
+        run_dir=str(run_dir), model=path.stem if checkpoint == source else path.name,  # a scored file: its stem
+        checkpoint=str(checkpoint), mode=identity.get("mode") or "-",
+        backend=backend.get("backend") or identity.get("backend") or "unknown",
+        sampling=meta.get("sampling"), tasks=tasks)
