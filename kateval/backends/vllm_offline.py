@@ -10,8 +10,9 @@ import gc
 import json
 import os
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 from kateval.backends.base import Backend, BackendConfig
 from kateval.profiles import Profile, RenderedPrompt, get_profile, render_prompt, template_facts
@@ -102,7 +103,8 @@ class VLLMBackend(Backend):
             if key in o:
                 kwargs[key] = o[key]
         if self._on_cpu:
-            kwargs.update(distributed_executor_backend="uni", enforce_eager=True)
+            # A prompt prefilled in chunks makes vLLM rewind its seeded generator, which CPU generators cannot do.
+            kwargs.update(distributed_executor_backend="uni", enforce_eager=True, enable_chunked_prefill=False)
         if o.get("grammar"):
             kwargs["structured_outputs_config"] = {"backend": "xgrammar"}
         if "thinking_budget" in o:
