@@ -13,6 +13,8 @@ COMMANDS = {
     "run": "evaluate a model on tasks",
     "score": "grade completions produced elsewhere",
     "report": "summarize a run directory",
+    "compare": "compare two runs paired on their shared problems",
+    "leaderboard": "one table of many runs",
     "tasks": "list the tasks",
     "audit": "did the AutoThink model think when it should have (auto vs forced on/off)",
 }

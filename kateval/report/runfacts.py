@@ -9,6 +9,7 @@ from typing import Any
 from kateval.store import read_run_meta
 
 FINGERPRINT_SAMPLING = ("max_tokens", "temperature", "top_p")
+MAX_WINDOW_VALUE = 32
 
 
 @dataclass(frozen=True)
@@ -19,16 +20,21 @@ class RunFacts:
     mode: str
     backend: str
     sampling: dict[str, Any] | None      # None for runs made by `kateval score` (sampling happened elsewhere)
-    tasks: dict[str, dict[str, Any]]     # name -> {"version", "params"}
+    tasks: dict[str, dict[str, Any]]     # name -> {"version", "params", "flags"} (flags: data caveats)
 
     def notes(self) -> list[str]:
         return [f"{name}: private tests are missing (public tests only), so its scores are optimistic"
-                for name, task in self.tasks.items() if task["params"].get("public_tests_only")]
+                for name, task in self.tasks.items()
+                if task["flags"].get("public_tests_only") or task["params"].get("public_tests_only")]
 
     def window(self) -> str:
-        """The data each task drew from (year, date window, split...), from the task parameters."""
-        parts = [f"{name}:" + ",".join(f"{k}={v}" for k, v in sorted(task["params"].items()))
-                 for name, task in sorted(self.tasks.items()) if task["params"]]
+        """The data each task drew from (year, release, date window...): its short scalar parameters (prompt
+        templates and other long text are left out)."""
+        parts = []
+        for name, task in sorted(self.tasks.items()):
+            short = {k: v for k, v in task["params"].items()
+                     if isinstance(v, (str, int, float, bool)) and len(str(v)) <= MAX_WINDOW_VALUE}
+            parts.append(f"{name}:" + ",".join(f"{k}={v}" for k, v in sorted(short.items())) if short else name)
         return "; ".join(parts) or "-"
 
     def fingerprint(self, samples_per_problem: Any) -> dict[str, Any]:
@@ -47,7 +53,8 @@ def run_facts(run_dir: Path) -> RunFacts:
     backend = meta.get("backend") or {}
     source = identity.get("source")
     checkpoint = identity.get("model") or backend.get("model") or source or "unknown"
-    tasks = {name: {"version": facts.get("version"), "params": facts.get("params") or {}}
+    tasks = {name: {"version": facts.get("version"), "params": facts.get("params") or {},
+                    "flags": (facts.get("source") or {}).get("flags") or {}}
              for name, facts in sorted((meta.get("tasks") or {}).items())}
     path = Path(str(checkpoint))
     return RunFacts(
