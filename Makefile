@@ -37,8 +37,9 @@ eval:
 report:
 	$(KATEVAL) report $(OUT)
 
-compare:
-	$(KATEVAL) compare $(A) $(B)
+compare:  # make compare A=RUN_DIR B=RUN_DIR [EXTRA=--force]
+	$(if $(and $(A),$(B)),,$(error usage: make compare A=RUN_DIR B=RUN_DIR))
+	$(KATEVAL) compare $(A) $(B) --out reports/compare $(EXTRA)
 
 leaderboard:
 	$(KATEVAL) leaderboard $(RUNS) --out reports/leaderboard
