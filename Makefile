@@ -17,10 +17,16 @@ TINY_FLAGS := --grammar autothink --max-tokens 512 --max-model-len 4096
 OUT     ?= runs/$(notdir $(if $(MODEL),$(MODEL),$(TINY)))
 RUNS    ?= $(wildcard runs/*)
 EXTRA   ?=
+# make audit: auto against forced on and off on the same problems and seeds (the tiny model: two tasks, a few
+# problems, 4 samples each, so every part of the report has data; with MODEL: TASKS in full).
+AUDIT_TASKS ?= $(if $(MODEL),$(TASKS),aime24,humaneval)
+AUDIT_N     ?= 4
+AUDIT_LIMIT ?= $(if $(MODEL),,4)
+AUDIT_OUT   ?= runs/audit-$(notdir $(if $(MODEL),$(MODEL),$(TINY)))
 
 export KATEVAL_DATA_DIR := $(DATA_DIR)
 
-.PHONY: install test eval report compare leaderboard bench lint
+.PHONY: install test eval report compare leaderboard bench lint audit
 
 install:
 	bash scripts/install.sh $(VENV)
@@ -36,6 +42,11 @@ eval:
 
 report:
 	$(KATEVAL) report $(OUT)
+
+audit:
+	$(if $(MODEL),,$(PY) -m kateval.tinymodel $(TINY))
+	$(KATEVAL) audit --backend $(BACKEND) --model $(if $(MODEL),$(MODEL),$(TINY) $(TINY_FLAGS)) \
+		--tasks $(AUDIT_TASKS) --n $(AUDIT_N) $(if $(AUDIT_LIMIT),--limit $(AUDIT_LIMIT)) --out $(AUDIT_OUT) $(EXTRA)
 
 compare:  # make compare A=RUN_DIR B=RUN_DIR [EXTRA=--force]
 	$(if $(and $(A),$(B)),,$(error usage: make compare A=RUN_DIR B=RUN_DIR))

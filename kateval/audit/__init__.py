@@ -2,7 +2,7 @@
 
 It reads three runs of the same problems (auto, forced on, forced off) from the store, pairs them by problem,
 and writes audit.json, audit.md and audit.html. `metrics` holds the definitions; `load` the store reading;
-`render` the report; `generate` makes the three runs when they do not exist yet."""
+`render` the report. `kateval audit --tasks` makes the three runs first with `kateval run`."""
 from __future__ import annotations
 
 from pathlib import Path

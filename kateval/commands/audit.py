@@ -7,77 +7,59 @@ from pathlib import Path
 
 from kateval.audit import audit_runs
 from kateval.audit.metrics import MODES, AesWeights
-from kateval.backends.base import BackendConfig
-from kateval.commands.common import add_data_args, add_exec_args, exec_limits
-from kateval.commands.run import backend_options
-from kateval.pipeline import RunConfig
+from kateval.commands import run
 from kateval.tasks import parse_task_list
-from kateval.types import KatevalError, SamplingConfig
-
-SAMPLING_FLAGS = (("temperature", float), ("top-p", float), ("top-k", int), ("min-p", float), ("max-tokens", int),
-                  ("seed", int))
+from kateval.types import KatevalError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    runs = parser.add_argument_group("audit existing runs (from kateval run --mode, or kateval score)")
+    parser.description = ("Audit three runs of the same problems (--auto, --on, --off), or generate them first "
+                          "(--tasks with any `kateval run` flag), into audit.json, audit.md and audit.html.")
+    run.add_arguments(parser)   # generating the three runs takes every `kateval run` flag; three mean more here
+    _amend(parser, "tasks", required=False, help="generate the three runs first: comma-separated task names")
+    _amend(parser, "mode", choices=["auto"], help=argparse.SUPPRESS)
+    _amend(parser, "out", help="where audit.json/md/html go (default: the folder holding the three runs; with "
+                               "--tasks, runs/<model>-audit-<tasks>, the runs in its auto/on/off)")
+    audit = parser.add_argument_group("audit")
     for mode in MODES:
-        runs.add_argument(f"--{mode}", metavar="DIR", help=f"run directory of mode {mode}")
-    parser.add_argument("--out", help="where audit.json/md/html go (default: the folder holding the three runs; "
-                                      "with --tasks, runs/<model>-audit-<tasks>, the runs in its auto/on/off)")
-    parser.add_argument("--threshold", type=float, default=0.5,
-                        help="a problem is right in a mode when its mean sample accuracy is at least this")
-    parser.add_argument("--baseline", default="on", choices=["on", "off", "auto"], help="what AES is relative to")
+        audit.add_argument(f"--{mode}", metavar="DIR", help=f"existing run directory of mode {mode} "
+                                                           "(kateval run --mode, or kateval score)")
+    audit.add_argument("--threshold", type=float, default=0.5,
+                       help="a problem is right in a mode when its mean sample accuracy is at least this")
+    audit.add_argument("--baseline", default="on", choices=["on", "off", "auto"], help="what AES is relative to")
     defaults = AesWeights()
     for name, meaning in (("alpha", "length cut"), ("beta", "accuracy gain"), ("gamma", "accuracy drop")):
-        parser.add_argument(f"--aes-{name}", type=float, default=getattr(defaults, name),
-                            help=f"AES weight of the relative {meaning} (O1-Pruner default)")
-    _add_generation_arguments(parser)
+        audit.add_argument(f"--aes-{name}", type=float, default=getattr(defaults, name),
+                           help=f"AES weight of the relative {meaning} (default {getattr(defaults, name)}, O1-Pruner)")
 
 
-def _add_generation_arguments(parser: argparse.ArgumentParser) -> None:
-    generate = parser.add_argument_group("or generate the three runs first (same problems and seeds)")
-    generate.add_argument("--model", help="model path or hub id")
-    generate.add_argument("--backend", default="vllm", help="a backend that can force modes (vllm, openai)")
-    generate.add_argument("--tasks", help="comma-separated task names")
-    generate.add_argument("--n", type=int, default=1, help="samples per problem and mode")
-    generate.add_argument("--limit", type=int, help="first L problems of each task")
-    generate.add_argument("--profile", help="model family: kat | qwen3 | r1 | plain")
-    generate.add_argument("--tokenizer", help="tokenizer for token counts when the backend has none")
-    generate.add_argument("--backend-option", action="append", default=[], metavar="KEY=VALUE")
-    generate.add_argument("--no-progress", action="store_true")
-    defaults = SamplingConfig()
-    for flag, kind in SAMPLING_FLAGS:
-        generate.add_argument(f"--{flag}", type=kind, default=getattr(defaults, flag.replace("-", "_")))
-    parser.set_defaults(replay_file=None)   # read by backend_options; a replay file cannot hold three modes
-    add_data_args(parser)
-    add_exec_args(parser)
+def _amend(parser: argparse.ArgumentParser, dest: str, **changes) -> None:
+    action = next(a for a in parser._actions if a.dest == dest)   # argparse has no public way to amend one
+    for key, value in changes.items():
+        setattr(action, key, value)
 
 
-def _run_config(args: argparse.Namespace) -> RunConfig:
-    tasks = tuple(parse_task_list(args.tasks))
+def generate_runs(args: argparse.Namespace) -> tuple[dict[str, Path], Path]:
+    """`kateval run` once per mode into <out>/<mode>: same problems, same seeds (they depend only on the seed,
+    task and problem). A run already there is resumed, not redone."""
+    if args.replay_file:
+        raise KatevalError("a replay file holds one set of completions, not three modes; audit run directories")
     model_name = (args.model or args.backend).rstrip("/").split("/")[-1]
-    sampling = SamplingConfig(n=args.n, **{flag.replace("-", "_"): getattr(args, flag.replace("-", "_"))
-                                           for flag, _ in SAMPLING_FLAGS})
-    return RunConfig(
-        tasks=tasks, sampling=sampling, limit=args.limit, data_dir=args.data_dir, workers=args.workers,
-        backend=BackendConfig(name=args.backend, model=args.model, profile=args.profile,
-                              options=backend_options(args)),
-        out=Path(args.out or f"runs/{model_name}-audit-{'-'.join(tasks)}"), exec_limits=exec_limits(args),
-        show_progress=not args.no_progress)
+    root = Path(args.out or f"runs/{model_name}-audit-{'-'.join(parse_task_list(args.tasks))}")
+    for mode in MODES:
+        run.main(argparse.Namespace(**{**vars(args), "mode": mode, "out": str(root / mode)}))
+    return {mode: root / mode for mode in MODES}, root
 
 
 def main(args: argparse.Namespace) -> int:
-    given = {mode: getattr(args, mode) for mode in MODES if getattr(args, mode)}
+    given = {mode: Path(getattr(args, mode)) for mode in MODES if getattr(args, mode)}
     if given and args.tasks:
         raise KatevalError("give either --auto/--on/--off run directories or --tasks to generate them, not both")
     if args.tasks:
-        from kateval.audit.generate import generate_mode_runs
-
-        config = _run_config(args)
-        run_dirs, out = generate_mode_runs(config), config.out
+        run_dirs, out = generate_runs(args)
     elif len(given) == len(MODES):
-        run_dirs = {mode: Path(path) for mode, path in given.items()}
-        out = Path(args.out or os.path.commonpath([path.resolve() for path in run_dirs.values()]))
+        run_dirs = given
+        out = Path(args.out or os.path.commonpath([path.resolve() for path in given.values()]))
     else:
         raise KatevalError("give all of --auto, --on and --off (run directories), or --tasks to generate them")
     weights = AesWeights(alpha=args.aes_alpha, beta=args.aes_beta, gamma=args.aes_gamma)
