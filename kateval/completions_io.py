@@ -1,4 +1,6 @@
-"""Reading completions produced elsewhere (JSONL). A bad line is reported with its number and skipped."""
+"""Reading completions produced elsewhere (JSONL). A bad line is reported with its number and skipped.
+Besides kateval's own lines, lm-eval `--log_samples` and evalplus sample lines are recognized line by line
+(kateval.bridges.foreign_samples)."""
 from __future__ import annotations
 
 import json
@@ -7,6 +9,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from kateval.bridges.foreign_samples import ForeignRows, is_foreign
+from kateval.tasks import available_cards
 from kateval.types import Completion, KatevalError
 
 
@@ -16,17 +20,24 @@ class LineError:
     message: str
 
 
-def read_completions(path: Path) -> Iterator[Completion | LineError]:
+def read_completions(path: Path, task_map: dict[str, str] | None = None) -> Iterator[Completion | LineError]:
+    """`task_map` names the kateval task of an lm-eval task or evalplus dataset (see foreign_samples)."""
     if not path.exists():
         raise KatevalError(f"{path}: no such file")
     next_index: dict[tuple[str, str], int] = defaultdict(int)
+    foreign: ForeignRows | None = None
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
             if not raw.strip():
                 continue
             try:
                 row = json.loads(raw.decode("utf-8"))
-                completion = completion_from_row(row, next_index)
+                if is_foreign(row):
+                    if foreign is None:
+                        foreign = ForeignRows(path.name, task_map or {}, available_cards())
+                    completions = foreign.completions(row)
+                else:
+                    completions = [completion_from_row(row, next_index)]
             except UnicodeDecodeError as exc:
                 yield LineError(number, f"invalid UTF-8 at byte {exc.start}")
             except json.JSONDecodeError as exc:
@@ -34,7 +45,7 @@ def read_completions(path: Path) -> Iterator[Completion | LineError]:
             except (KeyError, TypeError, ValueError) as exc:
                 yield LineError(number, f"bad record: {exc}")
             else:
-                yield completion
+                yield from completions
 
 
 def completion_from_row(row: dict, next_index: dict[tuple[str, str], int]) -> Completion:

@@ -19,19 +19,20 @@ BATCH = 256
 
 def score_file(samples_path: Path, out: Path, data_dir: str | None = None, tokenizer: Tokenizer | None = None,
                tokenizer_name: str | None = None, workers: int | None = None,
-               exec_limits: ExecLimits | None = None, show_progress: bool = True) -> tuple[Path, int]:
+               exec_limits: ExecLimits | None = None, show_progress: bool = True,
+               task_map: dict[str, str] | None = None) -> tuple[Path, int]:
     """Returns the run directory and the number of bad lines."""
     samples_path = Path(samples_path)
     good: dict[str, list[Completion]] = defaultdict(list)
     bad = 0
-    for item in read_completions(samples_path):
+    for item in read_completions(samples_path, task_map):
         if isinstance(item, LineError):
             bad += 1
             print(f"kateval: {samples_path}:{item.line_number}: {item.message}; skipped", file=sys.stderr)
         else:
             good[item.task].append(item)
     known_tasks = available_cards()
-    for name in [n for n in good if n not in known_tasks]:
+    for name in [n for n in good if n not in known_tasks and not n.startswith("lm_eval:")]:
         skipped = good.pop(name)
         bad += len(skipped)
         print(f"kateval: {samples_path}: unknown task '{name}'; its {len(skipped)} line(s) skipped", file=sys.stderr)

@@ -52,7 +52,12 @@ def resolve_data_dir(data_dir: str | Path | None) -> Path | None:
 
 
 def load_task(name: str, data_dir: str | Path | None = None) -> LoadedTask:
-    """Local files when a data directory is given (flag or KATEVAL_DATA_DIR), else the hub."""
+    """Local files when a data directory is given (flag or KATEVAL_DATA_DIR), else the hub.
+    `lm_eval:NAME` is a task of lm-evaluation-harness, built from its own config (kateval.bridges.lmeval_task)."""
+    if name.startswith("lm_eval:"):
+        from kateval.bridges.lmeval_task import load_lm_eval_task
+
+        return load_lm_eval_task(name)
     cards = available_cards()
     if name not in cards:
         raise KatevalError(f"unknown task '{name}'; known tasks: {', '.join(sorted(cards))}")
