@@ -17,6 +17,7 @@ COMMANDS = {
     "leaderboard": "one table of many runs",
     "tasks": "list the tasks",
     "audit": "did the AutoThink model think when it should have (auto vs forced on/off)",
+    "export": "write a run in another tool's output layout (lm-eval results and samples)",
 }
 
 
