@@ -238,11 +238,12 @@ def test_cli_writes_json_md_and_self_contained_html(runs, tmp_path, capsys):
     ("shared", "the auto, on and off runs share no problem"),
     ("mode", "--on {root}/on was run with --mode off, not --mode on"),
     ("empty", "--off {root}/off holds no samples"),
+    ("automode", "--auto {root}/auto was run with --mode on, not --mode auto"),
 ])
 def test_bad_input_is_one_line(tmp_path, capsys, problem, message):
     on_records = {"tasks": forced(ON, "on", task="aime25"),
                   "shared": [dict(r, problem_id="X" + r["problem_id"]) for r in forced(ON, "on")]}
-    paths = {"auto": write_run(tmp_path / "auto", chosen(AUTO)),
+    paths = {"auto": write_run(tmp_path / "auto", chosen(AUTO), "on" if problem == "automode" else None),
              "on": write_run(tmp_path / "on", on_records.get(problem, forced(ON, "on")),
                              "off" if problem == "mode" else None),
              "off": write_run(tmp_path / "off", [] if problem == "empty" else forced(OFF, "off"))}
@@ -286,3 +287,33 @@ def test_audit_runs_returns_the_paths(runs, tmp_path):
     paths = audit_runs(runs, tmp_path / "report", baseline="off")
     assert sorted(paths) == ["html", "json", "md"] and all(path.exists() for path in paths.values())
     assert json.loads(paths["json"].read_text())["settings"]["baseline"] == "off"
+
+
+def kat(thinks: bool, answer: int) -> str:
+    thought = "<think_on>\n<think>\nwork\n</think>\n" if thinks else "<think_off>\n"
+    return f"<judge>\nwhy\n</judge>\n{thought}<answer>\nThe answer is $\\boxed{{{answer}}}$.\n</answer>"
+
+
+def test_audits_runs_graded_with_kateval_score(tmp_path, data_dir):
+    """Outputs generated elsewhere: 2024-I-1 (answer 204) needs thinking, 2024-I-2 (answer 25) does not, and
+    auto thinks on both: one needless thought. Auto: acc 1, tokens (320+250)/2; oracle: on for I-1 (300),
+    off for I-2 (20); always on: 1, (300+200)/2; always off: 0.5, (30+20)/2."""
+    lines = {"auto": [("2024-I-1", True, 204, 320), ("2024-I-2", True, 25, 250)],
+             "on": [("2024-I-1", True, 204, 300), ("2024-I-2", True, 25, 200)],
+             "off": [("2024-I-1", False, 7, 30), ("2024-I-2", False, 25, 20)]}
+    for mode, rows in lines.items():
+        source = tmp_path / f"{mode}.jsonl"
+        source.write_text("".join(json.dumps({"task": "aime24", "problem_id": pid, "completion": kat(thinks, answer),
+                                              "completion_tokens": tokens}) + "\n"
+                                  for pid, thinks, answer, tokens in rows))
+        assert cli.main(["score", str(source), "--out", str(tmp_path / mode), "--data-dir", str(data_dir),
+                         "--no-progress"]) == 0
+    audit = json.loads(audit_runs({m: tmp_path / m for m in lines}, tmp_path / "audit")["json"].read_text())
+    overall = audit["overall"]
+    assert overall["needless"]["problems"] == ["aime24/2024-I-2"] and overall["missed"]["count"] == 0
+    assert overall["policies"] == near({"always_on": {"accuracy": 1.0, "mean_tokens": 250},
+                                        "always_off": {"accuracy": 0.5, "mean_tokens": 25},
+                                        "auto": {"accuracy": 1.0, "mean_tokens": 285},
+                                        "oracle": {"accuracy": 1.0, "mean_tokens": 160}})
+    assert overall["aes"]["auto"] == pytest.approx((250 - 285) / 250)
+    assert overall["regret"] == near({"accuracy": 0.0, "tokens": 285 - 160})

@@ -28,7 +28,7 @@ def read_run(mode: str, run_dir: Path) -> tuple[dict[str, Any], dict[ProblemKey,
         raise KatevalError(f"--{mode} {run_dir}: no such directory")
     meta = read_run_meta(run_dir)
     recorded = (meta.get("backend_config") or {}).get("mode")
-    if mode != "auto" and recorded not in (None, mode):
+    if recorded not in (None, mode):
         raise KatevalError(f"--{mode} {run_dir} was run with --mode {recorded}, not --mode {mode}")
     samples: dict[ProblemKey, list[dict[str, Any]]] = defaultdict(list)
     for record in iter_records(run_dir):
