@@ -1,10 +1,10 @@
 """The fork server that runs inside the sandbox, one per worker.
 
 It runs under the system interpreter (/usr/bin/python3.11), so it uses the standard library only and imports
-nothing from kateval: the parent passes this file's source with `python -c`. It reads jobs from the trusted
-parent (length-prefixed pickles on stdin), forks a fresh child per job (per test for stdio), watches the child
-(per-test and per-job deadlines, an output cap), kills every process the job left behind, wipes the scratch
-directory, and answers with one length-prefixed JSON reply per job on stdout.
+nothing from kateval: the parent hands this file's source over an inherited file descriptor. It reads jobs from
+the trusted parent (length-prefixed pickles on stdin), forks a fresh child per job (per test for stdio), watches
+the child (per-test and per-job deadlines, an output cap), kills every process the job left behind, wipes the
+scratch directory, and answers with one length-prefixed JSON reply per job on stdout.
 
 Why a test counts as passed: the child reports each finished test on a private pipe, and every report line
 carries the job's secret, which the parent generated and which the program never sees as data it is handed.
@@ -16,6 +16,7 @@ this harness's memory could forge a report; the isolation (no network, no host f
 """
 import builtins
 import ctypes
+import gc
 import hmac
 import json
 import os
@@ -31,7 +32,7 @@ import traceback
 import types
 
 PRELOAD = ("array", "bisect", "collections", "copy", "datetime", "decimal", "fractions", "functools", "heapq",
-           "itertools", "json", "math", "operator", "random", "re", "statistics", "string", "typing", "numpy")
+           "itertools", "json", "math", "operator", "random", "re", "statistics", "string", "typing")
 MAX_DEPTH = 100
 ERR_TAIL = 4096
 HEADER = struct.Struct(">I")
@@ -136,11 +137,7 @@ def enter_child(stdin_fd, out_fd, err_fd, report_fd, job, config):
     os.closerange(3 if report_fd is None else 4, 1 << 16)
     os.chdir(config["scratch"])
     set_limits(job["limits"], config)
-    # The child's own standard streams on the redirected fds; they live until the child exits.
-    sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115
-    sys.stdout = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
-    sys.stderr = open(2, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
-    sys.argv = ["solution.py"]
+    sys.argv = ["solution.py"]   # sys.stdin/stdout/stderr already point at fds 0-2, which the server never uses
 
 
 def fresh_module(name):
@@ -152,18 +149,6 @@ def fresh_module(name):
     return module
 
 
-def restore(snapshot):
-    """Undo a program's tampering with builtins and with the preloaded modules before each test."""
-    modules, saved = snapshot
-    for name, module in modules.items():
-        if sys.modules.get(name) is not module:
-            sys.modules[name] = module
-        contents = module.__dict__
-        for key, value in saved[name].items():
-            if contents.get(key, restore) is not value:
-                contents[key] = value
-
-
 def resolve(namespace, entry_point):
     owner, _, method = entry_point.rpartition(".")
     if owner:
@@ -171,12 +156,66 @@ def resolve(namespace, entry_point):
     return namespace[entry_point]
 
 
-def test_namespace(module, entry_point):
-    """The tests see the program's names, except ones that shadow a builtin (unless it is the entry point)."""
-    keep = (entry_point or "").split(".")[0]
-    names = {k: v for k, v in module.__dict__.items() if k == keep or k not in BUILTIN_NAMES}
-    names["__builtins__"] = builtins
-    return names
+def checked(function):
+    """The entry point as assert-based tests see it: what it returns must be plain data, so no object of the
+    program's making (an __eq__ that always answers True) reaches the test's comparisons."""
+    def entry_point(*args, **kwargs):
+        value = function(*args, **kwargs)
+        encode(value)
+        return value
+    return entry_point
+
+
+class Pristine:
+    """The preloaded modules and the builtins as they were before any program ran. Tests get these back:
+    a program that replaces builtins, __import__ or a module's functions fools only itself."""
+
+    def __init__(self):
+        for name in PRELOAD:
+            try:
+                __import__(name)
+            except ImportError:
+                pass
+        self.modules = {name: module for name, module in sys.modules.items()
+                        if _type(module) is types.ModuleType and name not in ("sys", "__main__")}
+        self.saved = {name: dict(module.__dict__) for name, module in self.modules.items()}
+        self.names_by_id = {id(module): name for name, module in self.modules.items()}
+        self.builtins = dict(builtins.__dict__)
+        gc.freeze()   # the preloaded objects stay shared with every forked child instead of being copied by its gc
+
+    def module(self, name):
+        module = self.modules[name]
+        sys.modules[name] = module
+        module.__dict__.update(self.saved[name])
+        return module
+
+    def importer(self):
+        real_import = self.builtins["__import__"]
+
+        def pristine_import(name, globals=None, locals=None, fromlist=(), level=0):
+            if level == 0:
+                for prefix in {name.partition(".")[0], name}:
+                    if prefix in self.modules:
+                        self.module(prefix)
+            return real_import(name, globals, locals, fromlist, level)
+        return pristine_import
+
+    def test_names(self, module, kind, entry_point):
+        """The tests see the program's names, except ones that shadow a builtin (unless it is the entry point)."""
+        keep = entry_point or ""
+        names = {k: v for k, v in module.__dict__.items()
+                 if k == keep or k.startswith("__") or k not in BUILTIN_NAMES}
+        if kind == "script" and keep in names and "." not in keep:
+            names[keep] = checked(names[keep])
+        names["__builtins__"] = {**self.builtins, "__import__": self.importer()}
+        return names
+
+    def refresh(self, names):
+        """Before each test: the modules the tests can reach by name get their original contents back."""
+        for value in list(names.values()):
+            name = self.names_by_id.get(id(value))
+            if name is not None and self.modules[name] is value:
+                self.module(name)
 
 
 def run_test(kind, test, module, names, entry_point, cap):
@@ -189,7 +228,7 @@ def run_test(kind, test, module, names, entry_point, cap):
     return value
 
 
-def run_program(job, snapshot):
+def run_program(job, pristine):
     """Child of a script/call job: load the code, run each test, report each verdict with the secret."""
     emit = make_emitter(3, job["secret"])
     module = fresh_module("solution")
@@ -200,10 +239,10 @@ def run_program(job, snapshot):
              error=describe_exception(exc))
         return
     emit(event="loaded")
-    names = test_namespace(module, job["entry_point"])
+    names = pristine.test_names(module, job["kind"], job["entry_point"])
     cap = job["limits"]["output_bytes"]
     for test in job["tests"]:
-        restore(snapshot)
+        pristine.refresh(names)
         try:
             outcome = {"status": "ok", "value": run_test(job["kind"], test, module, names, job["entry_point"], cap)}
         except MemoryError as exc:
@@ -234,11 +273,11 @@ def run_main(code):
     return status
 
 
-def child_main(job, stdin_fd, pipes, config, snapshot):
+def child_main(job, stdin_fd, pipes, config, pristine):
     try:
         enter_child(stdin_fd, pipes["out"][1], pipes["err"][1], pipes.get("report", (None, None))[1], job, config)
         streams = (sys.stdout, sys.stderr)
-        status = run_main(job["code"]) if job["kind"] == "stdio" else run_program(job, snapshot) or 0
+        status = run_main(job["code"]) if job["kind"] == "stdio" else run_program(job, pristine) or 0
         for stream in {*streams, sys.stdout, sys.stderr}:
             try:
                 stream.flush()
@@ -361,7 +400,7 @@ def wipe(scratch):
                 pass
 
 
-def spawn(job, stdin_data, with_report, config, snapshot):
+def spawn(job, stdin_data, with_report, config, pristine):
     """Fork a child for `job`; returns its pid and the parent's ends of its pipes."""
     names = ("out", "err", "report") if with_report else ("out", "err")
     pipes = {name: os.pipe() for name in names}
@@ -370,7 +409,7 @@ def spawn(job, stdin_data, with_report, config, snapshot):
     os.lseek(stdin_fd, 0, os.SEEK_SET)
     pid = os.fork()
     if pid == 0:
-        child_main(job, stdin_fd, pipes, config, snapshot)
+        child_main(job, stdin_fd, pipes, config, pristine)
     os.close(stdin_fd)
     for read_end, write_end in pipes.values():
         os.close(write_end)
@@ -412,10 +451,10 @@ def job_status(tests, error_status=None):
     return "completed"
 
 
-def run_program_job(job, config, snapshot):
+def run_program_job(job, config, pristine):
     limits = job["limits"]
     deadline = time.monotonic() + limits["timeout_total_s"]
-    pid, pipes = spawn(job, b"", True, config, snapshot)
+    pid, pipes = spawn(job, b"", True, config, pristine)
     watcher = Watch(job["secret"], limits["output_bytes"])
     try:
         watch(pid, pipes, watcher, limits["timeout_per_test_s"], deadline, config)
@@ -446,12 +485,12 @@ def summarize(job, watcher):
     return {"status": status, "tests": tests, "error": None}
 
 
-def run_stdio_job(job, config, snapshot):
+def run_stdio_job(job, config, pristine):
     limits = job["limits"]
     deadline = time.monotonic() + limits["timeout_total_s"]
     tests = []
     for stdin_text in job["tests"]:
-        pid, pipes = spawn(job, stdin_text.encode("utf-8"), False, config, snapshot)
+        pid, pipes = spawn(job, stdin_text.encode("utf-8"), False, config, pristine)
         watcher = Watch(job["secret"], limits["output_bytes"])
         try:
             watch(pid, pipes, watcher, limits["timeout_per_test_s"], deadline, config)
@@ -480,11 +519,11 @@ def stdio_outcome(watcher, limits):
     return outcome
 
 
-def run_job(job, config, snapshot):
+def run_job(job, config, pristine):
     try:
         if job["kind"] == "stdio":
-            return run_stdio_job(job, config, snapshot)
-        return run_program_job(job, config, snapshot)
+            return run_stdio_job(job, config, pristine)
+        return run_program_job(job, config, pristine)
     finally:
         wipe(config["scratch"])
 
@@ -500,16 +539,6 @@ def harden():
         pass
 
 
-def preload():
-    for name in PRELOAD:
-        try:
-            __import__(name)
-        except ImportError:
-            pass
-    modules = {name: module for name, module in sys.modules.items() if _type(module) is types.ModuleType}
-    return modules, {name: dict(module.__dict__) for name, module in modules.items()}
-
-
 BUILTIN_NAMES = frozenset(dir(builtins))
 
 
@@ -519,7 +548,7 @@ def serve(config):
     for fd in (0, 1):
         os.dup2(devnull, fd)
     harden()
-    snapshot = preload()
+    pristine = Pristine()
     send_frame(control_out, _dumps({"ready": True, "python": sys.version.split()[0]}).encode())
     while True:
         frame = recv_frame(control_in)
@@ -527,7 +556,7 @@ def serve(config):
             return
         job = pickle.loads(frame)
         try:
-            reply = run_job(job, config, snapshot)
+            reply = run_job(job, config, pristine)
         except Exception as exc:  # noqa: BLE001 - a server fault on one job: report it, keep serving
             reply = {"status": "sandbox_error", "tests": [], "error": describe_exception(exc)}
         reply["job"] = job["id"]
@@ -535,4 +564,4 @@ def serve(config):
 
 
 if __name__ == "__main__":
-    serve(json.loads(sys.argv[1]))
+    serve(json.loads(sys.argv[-1]))

@@ -22,6 +22,8 @@ from pathlib import Path
 
 SYSTEM_PYTHON = "/usr/bin/python3.11"
 SERVER_SOURCE = Path(__file__).with_name("forkserver.py")
+BOOTSTRAP = ("import os, sys\nwith os.fdopen(int(sys.argv[1]), 'rb') as source:\n"
+             "    exec(compile(source.read(), 'kateval-forkserver', 'exec'))")
 UID_BASE = 2_000_000_000          # far above any real account; one uid per worker per parent process
 SCRATCH_BYTES = 64 << 20
 FILE_BYTES = 16 << 20
@@ -78,12 +80,13 @@ def bwrap_args(bwrap: str) -> list[str]:
     return args
 
 
-def command(isolation: Isolation, worker_uid: int, scratch: str | None) -> tuple[list[str], dict | None]:
-    """The argv (and environment, for the non-bwrap levels) that starts one fork server."""
+def command(isolation: Isolation, worker_uid: int, scratch: str | None, source_fd: int) -> tuple[list[str], dict | None]:
+    """The argv (and environment, for the non-bwrap levels) that starts one fork server reading its source
+    from the inherited `source_fd`."""
     config = isolation.server_config()
     if scratch is not None:
         config["scratch"] = scratch
-    server = [isolation.interpreter, "-I", "-c", SERVER_SOURCE.read_text(encoding="utf-8"), json.dumps(config)]
+    server = [isolation.interpreter, "-I", "-c", BOOTSTRAP, str(source_fd), json.dumps(config)]
     drop = ["setpriv", f"--reuid={worker_uid}", f"--regid={worker_uid}", "--clear-groups", "--no-new-privs"]
     if isolation.level == "bwrap+uid":
         return drop + bwrap_args(shutil.which("bwrap")) + server, None

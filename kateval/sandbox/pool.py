@@ -23,7 +23,7 @@ from typing import Any
 
 from kateval.sandbox import codec
 from kateval.sandbox.forkserver import HEADER, send_frame
-from kateval.sandbox.isolation import UID_BASE, Isolation, command
+from kateval.sandbox.isolation import SERVER_SOURCE, UID_BASE, Isolation, command
 from kateval.types import ExecJob, ExecLimits, ExecResult, TestOutcome
 
 START_TIMEOUT_S = 60.0
@@ -48,9 +48,17 @@ class Worker:
             self.scratch = tempfile.mkdtemp(prefix="kateval-scratch-")
             if self.isolation.own_uid:
                 os.chown(self.scratch, self.uid, self.uid)
-        argv, env = command(self.isolation, self.uid, self.scratch)
-        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     env=env, cwd="/", start_new_session=True)
+        source = os.memfd_create("kateval-forkserver", 0)
+        try:
+            os.write(source, SERVER_SOURCE.read_bytes())
+            os.lseek(source, 0, os.SEEK_SET)
+            argv, env = command(self.isolation, self.uid, self.scratch, source)
+            # A file, not a pipe: nobody has to drain it while jobs run; closed in stop().
+            self.stderr = tempfile.TemporaryFile()  # noqa: SIM115
+            self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr,
+                                         env=env, cwd="/", start_new_session=True, pass_fds=(source,))
+        finally:
+            os.close(source)
 
     def wait_ready(self) -> dict:
         try:
@@ -96,9 +104,11 @@ class Worker:
         except (ProcessLookupError, PermissionError):
             pass
         proc.wait()
-        err = proc.stderr.read().decode("utf-8", "replace").strip()[-2000:]
-        for stream in (proc.stdin, proc.stdout, proc.stderr):
+        for stream in (proc.stdin, proc.stdout):
             stream.close()
+        self.stderr.seek(0)
+        err = self.stderr.read().decode("utf-8", "replace").strip()[-2000:]
+        self.stderr.close()
         return err
 
     def close(self) -> None:
