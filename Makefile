@@ -19,9 +19,9 @@ RUNS    ?= $(wildcard runs/*)
 EXTRA   ?=
 # make audit: auto against forced on and off on the same problems and seeds (the tiny model: two tasks, a few
 # problems, 4 samples each, so every part of the report has data; with MODEL: TASKS in full).
-AUDIT_TASKS ?= $(if $(MODEL),$(TASKS),aime24,humaneval)
+AUDIT_TASKS ?= $(if $(MODEL),$(TASKS),aime24,aime25)
 AUDIT_N     ?= 4
-AUDIT_LIMIT ?= $(if $(MODEL),,4)
+AUDIT_LIMIT ?= $(if $(MODEL),,3)
 AUDIT_OUT   ?= runs/audit-$(notdir $(if $(MODEL),$(MODEL),$(TINY)))
 
 export KATEVAL_DATA_DIR := $(DATA_DIR)
