@@ -80,7 +80,7 @@ def bwrap_args(bwrap: str) -> list[str]:
     return args
 
 
-def command(isolation: Isolation, worker_uid: int, scratch: str | None, source_fd: int) -> tuple[list[str], dict | None]:
+def command(isolation: Isolation, worker_uid: int, scratch: str | None, source_fd: int) -> tuple[list[str], dict]:
     """The argv (and environment, for the non-bwrap levels) that starts one fork server reading its source
     from the inherited `source_fd`."""
     config = isolation.server_config()
@@ -88,11 +88,12 @@ def command(isolation: Isolation, worker_uid: int, scratch: str | None, source_f
         config["scratch"] = scratch
     server = [isolation.interpreter, "-I", "-c", BOOTSTRAP, str(source_fd), json.dumps(config)]
     drop = ["setpriv", f"--reuid={worker_uid}", f"--regid={worker_uid}", "--clear-groups", "--no-new-privs"]
-    if isolation.level == "bwrap+uid":
-        return drop + bwrap_args(shutil.which("bwrap")) + server, None
-    if isolation.level == "bwrap":
-        return bwrap_args(shutil.which("bwrap")) + server, None
+    # bwrap's own init stays visible (and readable) as pid 1 inside: it must not carry the host's environment.
     env = {**BASE_ENV, "HOME": scratch or "/tmp"}
+    if isolation.level == "bwrap+uid":
+        return drop + bwrap_args(shutil.which("bwrap")) + server, env
+    if isolation.level == "bwrap":
+        return bwrap_args(shutil.which("bwrap")) + server, env
     return (drop + server if isolation.level == "uid" else server), env
 
 
@@ -100,7 +101,7 @@ def _works(argv: list[str]) -> bool:
     try:
         done = subprocess.run(argv + [SYSTEM_PYTHON if os.path.exists(SYSTEM_PYTHON) else sys.executable, "-I", "-c",
                                       "import os; print(os.getpid())"],
-                              check=False, capture_output=True, text=True, timeout=30, cwd="/")
+                              check=False, capture_output=True, text=True, timeout=30, cwd="/", env=BASE_ENV)
     except (OSError, subprocess.SubprocessError):
         return False
     return done.returncode == 0 and done.stdout.strip() == "2"

@@ -1,0 +1,143 @@
+"""The executor's three job kinds, the plain-data codec, limits, recovery and what it records for run.json."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from kateval.sandbox import codec, make_executor
+from kateval.sandbox.forkserver import Unencodable, encode
+from kateval.types import ExecJob, ExecLimits
+
+LIMITS = ExecLimits(timeout_per_test_s=1.5, timeout_total_s=6.0, memory_mb=512, output_bytes=1 << 16)
+
+
+@pytest.fixture(scope="session")
+def executor():
+    pool = make_executor(workers=2, limits=LIMITS)
+    yield pool
+    pool.close()
+
+
+def run_one(executor, job):
+    return executor.run([job])[0]
+
+
+def test_call_returns_exact_plain_values(executor):
+    code = "def f(x):\n    return x\n"
+    values = [None, True, 3, -2**80, 1.5, -0.0, 2j, "é", b"\x00", [1, [2]], (1, (2,)), {"a": (1,)}, {1, 2},
+              frozenset({3}), {(1, 2): frozenset()}]
+    result = run_one(executor, ExecJob("call", code, tuple((v,) for v in values), "f"))
+    assert result.status == "completed"
+    assert [t.status for t in result.tests] == ["ok"] * len(values)
+    for outcome, value in zip(result.tests, values):
+        assert outcome.value == value and type(outcome.value) is type(value)
+
+
+def test_call_preserves_nan_and_infinities(executor):
+    result = run_one(executor, ExecJob("call", "def f():\n    return [float('nan'), float('inf'), -float('inf')]",
+                                       ((),), "f"))
+    nan, inf, minus_inf = result.tests[0].value
+    assert math.isnan(nan) and inf == math.inf and minus_inf == -math.inf
+
+
+def test_call_with_solution_class_and_errors(executor):
+    code = "class Solution:\n    def twice(self, x):\n        return 2 * x\n"
+    result = run_one(executor, ExecJob("call", code, ((2,), ("a",), (None,), (4,)), "Solution.twice",
+                                       stop_on_failure=False))
+    assert [t.status for t in result.tests] == ["ok", "ok", "error", "ok"]
+    assert [t.value for t in result.tests] == [4, "aa", None, 8]
+    assert result.tests[2].error.startswith("TypeError")
+
+
+def test_call_stops_on_first_failure(executor):
+    result = run_one(executor, ExecJob("call", "def f(x):\n    return 1 // x", ((1,), (0,), (1,)), "f"))
+    assert result.status == "completed"
+    assert [t.status for t in result.tests] == ["ok", "error"]
+
+
+def test_script_runs_code_then_each_test_in_order(executor):
+    code = "def add(a, b):\n    return a + b\n"
+    tests = ("assert add(1, 2) == 3", "assert add(2, 2) == 5", "assert add(0, 0) == 0")
+    result = run_one(executor, ExecJob("script", code, tests, "add", stop_on_failure=False))
+    assert result.status == "completed"
+    assert [t.status for t in result.tests] == ["ok", "error", "ok"]
+    assert result.tests[1].error.startswith("AssertionError")
+
+
+def test_script_load_error_is_a_runtime_error(executor):
+    result = run_one(executor, ExecJob("script", "def broken(:\n", ("assert True",)))
+    assert result.status == "runtime_error" and result.tests == ()
+    assert "SyntaxError" in result.error
+
+
+def test_script_entry_point_may_shadow_a_builtin(executor):
+    code = "def sum(a, b):\n    return a - b\n"
+    result = run_one(executor, ExecJob("script", code, ("assert sum(3, 1) == 2",), "sum"))
+    assert [t.status for t in result.tests] == ["ok"]
+
+
+def test_stdio_runs_main_per_input(executor):
+    code = "import sys\nif __name__ == '__main__':\n    print(sum(map(int, sys.stdin.read().split())))\n"
+    result = run_one(executor, ExecJob("stdio", code, ("1 2\n", "5 5 5\n", "x\n"), stop_on_failure=False))
+    assert [t.status for t in result.tests] == ["ok", "ok", "error"]
+    assert [t.value for t in result.tests[:2]] == ["3\n", "15\n"]
+    assert "ValueError" in result.tests[2].error
+
+
+def test_stdio_has_numpy_and_a_scratch_dir(executor):
+    code = "import numpy as np, os\nopen('f.txt', 'w').write('hi')\nprint(int(np.arange(4).sum()), os.getcwd())\n"
+    result = run_one(executor, ExecJob("stdio", code, ("",)))
+    assert result.tests[0].status == "ok", result
+    assert result.tests[0].value.split()[0] == "6"
+
+
+def test_timeout_and_memory_are_reported_apart(executor):
+    jobs = [ExecJob("call", "def f():\n    while True:\n        pass", ((),), "f"),
+            ExecJob("call", "def f():\n    return len(bytearray(4 << 30))", ((),), "f"),
+            ExecJob("stdio", "x = ' ' * (4 << 30)", ("",))]
+    loop, memory, stdio_memory = executor.run(jobs)
+    assert loop.status == "timeout" and loop.tests[0].status == "timeout"
+    assert memory.status == "memory" and memory.tests[0].status == "memory"
+    assert stdio_memory.status == "memory"
+
+
+def test_results_keep_job_order_across_workers(executor):
+    jobs = [ExecJob("call", f"import time\ndef f():\n    time.sleep({0.05 * (i % 3)})\n    return {i}", ((),), "f")
+            for i in range(12)]
+    assert [r.tests[0].value for r in executor.run(jobs)] == list(range(12))
+
+
+def test_job_limits_override_the_executor_limits(executor):
+    slow = ExecJob("call", "import time\ndef f():\n    time.sleep(0.6)\n    return 1", ((),), "f",
+                   limits=ExecLimits(timeout_per_test_s=0.2, timeout_total_s=2.0, memory_mb=512))
+    assert run_one(executor, slow).status == "timeout"
+    assert executor.limits_for(ExecJob("call", "", ())) == LIMITS
+
+
+def test_describe_records_isolation_and_limits(executor):
+    described = executor.describe()
+    assert described["isolation"] in ("bwrap+uid", "bwrap", "uid", "rlimits")
+    assert described["limits"]["memory_mb"] == 512
+    assert described["workers"] == 2
+    assert (described["warning"] is None) == described["isolation"].startswith("bwrap")
+
+
+def test_codec_round_trips_and_rejects_malformed():
+    values = [None, 1, 2**70, -2**70, 0.1, float("inf"), 1 + 2j, b"ab", "s", [1, (2, {3: frozenset({4})})], {1, 2}]
+    for value in values:
+        assert codec.decode(encode(value)) == value
+    for bad in ({"X": 1}, {"I": 5}, {"D": [[[1], 2]]}, {"S": [[1]]}, {"F": "1.0"}, {"a": 1, "b": 2}):
+        with pytest.raises(ValueError):
+            codec.decode(bad)
+
+
+def test_encode_rejects_subclasses_and_objects():
+    class Int(int):
+        pass
+
+    looped: list = []
+    looped.append(looped)
+    for value in (Int(1), [Int(1)], object(), {1: object()}, looped, True.__class__):
+        with pytest.raises((Unencodable, RecursionError)):
+            encode(value)

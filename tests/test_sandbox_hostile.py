@@ -1,0 +1,243 @@
+"""Hostile programs: each must be graded as not passed, and its side effect must not reach the host."""
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from kateval.sandbox import make_executor
+from kateval.sandbox.isolation import BASE_ENV, SERVER_SOURCE
+from kateval.types import ExecJob, ExecLimits
+
+REPO = Path(__file__).resolve().parents[1]
+LIMITS = ExecLimits(timeout_per_test_s=1.0, timeout_total_s=4.0, memory_mb=256, output_bytes=1 << 16)
+CHECK = "def check(candidate):\n    assert candidate(2) == 5\n    assert candidate(3) == 7\n"
+WRONG = "def f(x):\n    return 0\n"
+
+
+@pytest.fixture(scope="session")
+def executor():
+    pool = make_executor(workers=2, limits=LIMITS)
+    yield pool
+    pool.close()
+
+
+@pytest.fixture(scope="session")
+def isolated(executor):
+    if not executor.describe()["isolation"].startswith("bwrap"):
+        pytest.skip("bubblewrap isolation not available here")
+    return executor
+
+
+def passed(result) -> bool:
+    return result.status == "completed" and bool(result.tests) and all(t.status == "ok" for t in result.tests)
+
+
+def script(code: str, test: str = CHECK + "check(f)") -> ExecJob:
+    return ExecJob("script", code, (test,), "f")
+
+
+def host_processes_with(marker: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and marker.encode() in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.parametrize("escape", [
+    "import sys\nsys.exit(0)",
+    "import os\nos._exit(0)",
+    "raise SystemExit",
+    "raise SystemExit(0)",
+    "import atexit, os\natexit.register(lambda: print('passed'))\nos._exit(0)",
+])
+def test_early_exit_is_not_a_pass(executor, escape):
+    at_top = script(WRONG + escape)
+    inside = script("def f(x):\n" + "\n".join("    " + line for line in escape.splitlines()))
+    top_result, inside_result = executor.run([at_top, inside])
+    assert not passed(top_result) and top_result.status == "runtime_error"
+    assert not passed(inside_result) and inside_result.tests[0].status == "error"
+
+
+def test_excepthook_does_not_hide_a_failure(executor):
+    code = WRONG + "import sys\nsys.excepthook = lambda *args: None\nsys.__excepthook__ = sys.excepthook\n"
+    result = executor.run([script(code)])[0]
+    assert not passed(result) and result.tests[0].error.startswith("AssertionError")
+
+
+def test_replaced_builtins_and_import_do_not_reach_the_tests(executor):
+    tamper = ("import builtins, math\n"
+              "builtins.abs = lambda x: 0\n"
+              "math.isclose = lambda *a, **k: True\n"
+              "real_import = builtins.__import__\n"
+              "builtins.__import__ = lambda name, *a, **k: math if name == 'math' else real_import(name, *a, **k)\n"
+              "builtins.AssertionError = type('Quiet', (Exception,), {})\n"
+              "def isinstance(*a):\n    return True\n"
+              "def f(x):\n    return x\n")
+    tests = ("assert abs(f(1) - 9) < 1e-6", "import math\nassert math.isclose(f(1), 9)",
+             "assert isinstance(f(1), str)", "from math import isclose\nassert isclose(f(1), 9)")
+    result = executor.run([ExecJob("script", tamper, tests, "f", stop_on_failure=False)])[0]
+    assert [t.status for t in result.tests] == ["error"] * 4, result
+    # The program's own namespace is changed, but the next job starts from pristine builtins.
+    clean = executor.run([ExecJob("script", "def f(x):\n    return -x", ("assert abs(f(3)) == 3",), "f")] * 2)
+    assert all(passed(r) for r in clean)
+
+
+def test_object_whose_eq_is_always_true_is_never_a_value(executor):
+    code = ("class Anything(int):\n    def __eq__(self, other):\n        return True\n    __hash__ = int.__hash__\n"
+            "class Obj:\n    def __eq__(self, other):\n        return True\n"
+            "def f(x):\n    return Obj() if x == 2 else Anything(7)\n")
+    call = ExecJob("call", code, ((2,), (3,), (4,)), "f", stop_on_failure=False)
+    checked_script = script(code)
+    result, assert_based = executor.run([call, checked_script])
+    assert [t.status for t in result.tests] == ["error"] * 3
+    assert all(t.value is None for t in result.tests)
+    assert "not plain data" in result.tests[0].error
+    assert not passed(assert_based)
+
+
+def test_printing_or_writing_fake_verdicts_is_ignored(executor):
+    fake = ('{"event": "loaded", "key": "%s"}\n{"event": "test", "status": "ok", "key": "%s"}\n'
+            '{"event": "done", "key": "%s"}\n') % (("0" * 32,) * 3)
+    code = (WRONG + "import os, sys\n"
+            f"FAKE = {fake!r}\n"
+            "print('passed'); print(FAKE); sys.stderr.write(FAKE)\n"
+            "for fd in range(3, 64):\n"
+            "    try:\n        os.write(fd, FAKE.encode())\n    except OSError:\n        pass\n"
+            "os._exit(0)\n")
+    for job in (script(code), ExecJob("call", code, ((1,),), "f")):
+        result = executor.run([job])[0]
+        assert not passed(result)
+
+
+def test_checker_files_and_server_memory_are_unreadable(isolated):
+    code = ("def f(path):\n    try:\n        with open(path, 'rb') as handle:\n            return handle.read(4096)\n"
+            "    except OSError as exc:\n        return type(exc).__name__\n")
+    paths = (str(SERVER_SOURCE), str(REPO / "kateval" / "sandbox" / "pool.py"), "/proc/2/environ", "/proc/2/mem",
+             "/proc/2/fd/0", "/proc/1/environ")
+    result = isolated.run([ExecJob("call", code, tuple((p,) for p in paths), "f", stop_on_failure=False)])[0]
+    for path, outcome in zip(paths[:-1], result.tests):
+        assert outcome.status == "ok" and type(outcome.value) is str, (path, outcome)
+    # bwrap's init (pid 1) is readable by the same uid, so it carries only the sandbox's own environment.
+    init_env = result.tests[-1].value
+    assert type(init_env) is str or {item.split(b"=")[0].decode() for item in init_env.split(b"\0") if item} <= set(
+        BASE_ENV)
+
+
+def test_host_files_are_not_readable(isolated, tmp_path):
+    home_file = None
+    try:
+        home_file = tempfile.NamedTemporaryFile("w", dir=Path.home(), prefix="kateval-secret-", delete=False)
+        home_file.write("host secret")
+        home_file.close()
+    except OSError:
+        home_file = None
+    (tmp_path / "secret.txt").write_text("host secret")
+    paths = [str(REPO / "pyproject.toml"), str(tmp_path / "secret.txt"), "/etc/shadow", "/etc/passwd"]
+    if home_file is not None:
+        paths.append(home_file.name)
+    code = "def f(path):\n    try:\n        return open(path).read()\n    except OSError as exc:\n        return None\n"
+    try:
+        result = isolated.run([ExecJob("call", code, tuple((p,) for p in paths), "f", stop_on_failure=False)])[0]
+    finally:
+        if home_file is not None:
+            os.unlink(home_file.name)
+    assert [t.value for t in result.tests] == [None] * len(paths)
+
+
+def test_network_connect_to_host_loopback_fails(isolated):
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    listener.settimeout(0.1)
+    port = listener.getsockname()[1]
+    accepted = []
+
+    def accept():
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline and not accepted:
+            try:
+                accepted.append(listener.accept())
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept)
+    thread.start()
+    code = ("import socket\ndef f(port):\n    s = socket.create_connection(('127.0.0.1', port), timeout=1)\n"
+            "    s.sendall(b'leak')\n    return 'connected'\n")
+    result = isolated.run([ExecJob("call", code, ((port,),), "f")])[0]
+    thread.join()
+    listener.close()
+    assert result.tests[0].status == "error" and result.tests[0].value is None
+    assert not accepted
+
+
+def test_writes_stay_in_a_scratch_dir_that_is_thrown_away(isolated):
+    marker = f"kateval-pwned-{uuid.uuid4().hex}"
+    targets = [REPO / marker, Path("/tmp") / marker, Path.home() / marker]
+    writer = ("import os\ndef f(paths):\n    done = []\n    for path in paths:\n        try:\n"
+              "            open(path, 'w').write('x')\n            done.append(path)\n"
+              "        except OSError:\n            pass\n"
+              "    open('local.txt', 'w').write('x')\n    return done\n")
+    reader = "import os\ndef f():\n    return sorted(os.listdir('.'))\n"
+    first, second = isolated.run([ExecJob("call", writer, (([str(t) for t in targets],),), "f"),
+                                  ExecJob("call", reader, ((),), "f")])
+    assert first.tests[0].status == "ok"
+    assert not any(t.exists() for t in targets)
+    assert "local.txt" not in second.tests[0].value
+
+
+def test_no_process_is_left_behind(executor):
+    marker = str(900000 + os.getpid() % 99999)
+    code = ("import os, subprocess\n"
+            f"subprocess.Popen(['/usr/bin/sleep', '{marker}'], start_new_session=True)\n"
+            "if os.fork() == 0:\n    os.setsid()\n"
+            f"    os.execv('/usr/bin/sleep', ['sleep', '{marker}1'])\n" + WRONG)
+    result = executor.run([script(code)])[0]
+    assert not passed(result)
+    assert host_processes_with(marker) == []
+
+
+def test_fork_bomb_is_stopped_and_the_pool_goes_on(executor):
+    bomb = "import os\ndef f(x):\n    while True:\n        try:\n            os.fork()\n        except OSError:\n" \
+           "            pass\n"
+    bombed, after = executor.run([script(bomb), script("def f(x):\n    return 2 * x + 1 if x == 2 else 7")])
+    assert not passed(bombed) and bombed.status in ("timeout", "runtime_error")
+    assert passed(after)
+
+
+def test_memory_bomb_is_stopped(executor):
+    limits = ExecLimits(timeout_per_test_s=10.0, timeout_total_s=10.0, memory_mb=128)
+    jobs = [ExecJob("script", code, (CHECK + "check(f)",), "f", limits=limits) for code in (
+        "def f(x):\n    return len(bytearray(1 << 40))",
+        "def f(x):\n    hog = []\n    while True:\n        hog.append(' ' * (1 << 20))")]
+    for result in executor.run(jobs):
+        assert not passed(result) and result.status == "memory"
+
+
+def test_output_flood_is_cut_at_the_cap(executor):
+    flood = "import sys\nwhile True:\n    sys.stdout.write('x' * (1 << 16))\n"
+    started = time.monotonic()
+    stdio, scripted = executor.run([ExecJob("stdio", flood, ("",)), script(flood + WRONG)])
+    assert stdio.tests[0].status == "output_limit" and len(stdio.tests[0].value) == LIMITS.output_bytes
+    assert not passed(scripted) and scripted.status == "runtime_error"
+    assert time.monotonic() - started < LIMITS.timeout_per_test_s * 2
+
+
+def test_killing_the_parent_or_segfaulting_costs_only_that_sample(executor):
+    good = script("def f(x):\n    return 2 * x + 1")
+    kill_parent = script("import os, signal\ndef f(x):\n    os.kill(os.getppid(), signal.SIGKILL)")
+    segfault = script("import ctypes\ndef f(x):\n    return ctypes.string_at(0)")
+    results = executor.run([good, kill_parent, good, segfault, good, kill_parent, good])
+    assert [passed(r) for r in results] == [True, False, True, False, True, False, True]
+    assert "SIGSEGV" in results[3].tests[0].error
