@@ -134,24 +134,27 @@ def test_checker_files_and_server_memory_are_unreadable(isolated):
         BASE_ENV)
 
 
-def test_host_files_are_not_readable(isolated, tmp_path):
-    home_file = None
+def home_secret() -> str | None:
     try:
-        home_file = tempfile.NamedTemporaryFile("w", dir=Path.home(), prefix="kateval-secret-", delete=False)
-        home_file.write("host secret")
-        home_file.close()
+        fd, name = tempfile.mkstemp(dir=Path.home(), prefix="kateval-secret-")
     except OSError:
-        home_file = None
+        return None
+    with os.fdopen(fd, "w") as handle:
+        handle.write("host secret")
+    return name
+
+
+def test_host_files_are_not_readable(isolated, tmp_path):
     (tmp_path / "secret.txt").write_text("host secret")
+    home_file = home_secret()
     paths = [str(REPO / "pyproject.toml"), str(tmp_path / "secret.txt"), "/etc/shadow", "/etc/passwd"]
-    if home_file is not None:
-        paths.append(home_file.name)
+    paths += [home_file] if home_file else []
     code = "def f(path):\n    try:\n        return open(path).read()\n    except OSError as exc:\n        return None\n"
     try:
         result = isolated.run([ExecJob("call", code, tuple((p,) for p in paths), "f", stop_on_failure=False)])[0]
     finally:
-        if home_file is not None:
-            os.unlink(home_file.name)
+        if home_file:
+            os.unlink(home_file)
     assert [t.value for t in result.tests] == [None] * len(paths)
 
 
