@@ -47,6 +47,13 @@ def typed_options(options: dict[str, Any]) -> dict[str, Any]:
     return typed
 
 
+def sample_groups(request: Request, n: int) -> list[tuple[int, ...]]:
+    """All n samples in one request, or (resuming) each missing sample alone, to be seeded as it was in the n."""
+    if tuple(request.sample_indices) == tuple(range(n)):
+        return [tuple(request.sample_indices)]
+    return [(i,) for i in request.sample_indices]
+
+
 def has_cuda() -> bool:
     import torch
 
@@ -80,7 +87,7 @@ class VLLMBackend(Backend):
             self.chat_template, str) else None)
         self.profile.forcing(config.mode)  # reject an impossible mode before any work
         self._stop_ids = {i for i in (self._hf.eos_token_id, *self._generation_eos()) if i is not None}
-        self._stats = {"generate_s": 0.0, "generated_tokens": 0, "prompt_tokens": 0, "cached_prompt_tokens": 0}
+        self._stats = {"generate_s": 0.0, "generated_samples": 0, "generated_tokens": 0, "prompt_tokens": 0, "cached_prompt_tokens": 0}
 
     # ------------------------------------------------------------------ loading
     def _load(self):
@@ -175,11 +182,9 @@ class VLLMBackend(Backend):
         for request in requests:
             rendered = self.render(request)
             prompt_ids = self._hf.encode(rendered.text, add_special_tokens=not rendered.chat)
-            if tuple(request.sample_indices) == tuple(range(sampling.n)):
-                jobs = [(request.sample_indices, self.sampling_params(sampling, sampling.n, request.seed))]
-            else:  # resume: only the missing samples, each with the seed vLLM gave it inside the n
-                jobs = [((i,), self.sampling_params(sampling, 1, request.seed + i)) for i in request.sample_indices]
-            for indices, params in jobs:
+            for indices in sample_groups(request, sampling.n):
+                seed = request.seed + (0 if len(indices) == sampling.n else indices[0])
+                params = self.sampling_params(sampling, len(indices), seed)
                 request_id = f"kateval-{len(pending)}"
                 engine.add_request(request_id, {"prompt_token_ids": prompt_ids}, params)
                 pending[request_id] = _Pending(request, rendered.prefix, indices)
@@ -191,6 +196,7 @@ class VLLMBackend(Backend):
         cached = output.num_cached_tokens
         for position, sample in enumerate(sorted(output.outputs, key=lambda s: s.index)):
             ids = tuple(sample.token_ids)
+            self._stats["generated_samples"] += 1
             self._stats["generated_tokens"] += len(ids)
             self._stats["prompt_tokens"] += prompt_tokens
             self._stats["cached_prompt_tokens"] += cached or 0

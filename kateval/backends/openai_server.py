@@ -1,0 +1,187 @@
+"""Any OpenAI-compatible server (vllm serve, SGLang, hosted APIs) with bounded concurrency and retries.
+
+Token ids come back where the server returns them (vLLM: `return_token_ids`); the text is then decoded from them
+with the model's tokenizer, exactly as the offline backend does, so the records of both backends match for the same
+seeds. Without ids, reasoning a server returned in a separate field is put back before the answer.
+A forced mode's prefill is sent as a final assistant message with vLLM's `continue_final_message`.
+The API key is read from $OPENAI_API_KEY and never recorded.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import Any
+
+from kateval.backends.base import Backend, BackendConfig
+from kateval.backends.vllm_offline import sample_groups, typed_options
+from kateval.profiles import Profile, RenderedPrompt, chat_messages, get_profile, render_prompt
+from kateval.types import Completion, KatevalError, Prompt, Request, SamplingConfig, TokenDecoder
+
+_RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
+
+
+class OpenAIBackend(Backend):
+    def __init__(self, config: BackendConfig):
+        super().__init__(config)
+        self.options = typed_options(config.options)
+        if not self.options.get("base_url"):
+            raise KatevalError("the openai backend needs --base-url (e.g. http://127.0.0.1:8000/v1)")
+        if not config.model:
+            raise KatevalError("the openai backend needs --model (the name the server serves)")
+        self.base_url = self.options["base_url"].rstrip("/")
+        self._tokenizer = _local_tokenizer(self.options.get("tokenizer") or config.model)
+        self._hf = self._tokenizer._tok if self._tokenizer else None   # the transformers tokenizer inside
+        template = getattr(self._hf, "chat_template", None)
+        self.profile: Profile = get_profile(config.profile, template if isinstance(template, str) else None)
+        self.profile.forcing(config.mode)
+        self._stats = {"requests": 0, "retries": 0, "generated_tokens": 0, "generate_s": 0.0}
+
+    def generate(self, requests: Sequence[Request], sampling: SamplingConfig) -> Iterator[list[Completion]]:
+        jobs = [(request, indices) for request in requests for indices in sample_groups(request, sampling.n)]
+        started = time.monotonic()
+        with ThreadPoolExecutor(max_workers=self.options.get("concurrency", 8)) as pool:
+            running: set[Future] = {pool.submit(self._complete, request, indices, sampling)
+                                    for request, indices in jobs}
+            try:
+                while running:
+                    done, running = wait(running, return_when=FIRST_COMPLETED)
+                    yield [completion for future in done for completion in future.result()]
+            finally:
+                for future in running:
+                    future.cancel()
+                self._stats["generate_s"] += time.monotonic() - started
+
+    # ------------------------------------------------------------------ one request
+    def _complete(self, request: Request, indices: tuple[int, ...], sampling: SamplingConfig) -> list[Completion]:
+        rendered = self._render(request)
+        seed = request.seed + (0 if len(indices) == sampling.n else indices[0])
+        body = {"model": self.config.model, "n": len(indices), "seed": seed, **self._sampling_body(sampling)}
+        if request.prompt.text is not None:
+            endpoint, body["prompt"] = "completions", rendered.text
+        else:
+            endpoint = "chat/completions"
+            body.update(self._chat_body(request.prompt, rendered))
+        reply = self._post(endpoint, body)
+        self._stats["requests"] += 1
+        prompt_ids = reply.get("prompt_token_ids")
+        usage = reply.get("usage") or {}
+        cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens")
+        completions = []
+        for choice in sorted(reply.get("choices", []), key=lambda c: c.get("index", 0)):
+            ids = tuple(choice["token_ids"]) if choice.get("token_ids") is not None else None
+            self._stats["generated_tokens"] += len(ids) if ids else 0
+            completions.append(Completion(
+                task=request.task, problem_id=request.problem_id, sample_index=indices[choice.get("index", 0)],
+                text=self._text(choice, ids), token_ids=ids, finish_reason=choice.get("finish_reason"),
+                prefix=rendered.prefix, stop_reason=choice.get("stop_reason"),
+                prompt_tokens=len(prompt_ids) if prompt_ids is not None else usage.get("prompt_tokens"),
+                cached_prompt_tokens=cached,
+                completion_tokens=usage.get("completion_tokens") if len(indices) == 1 and ids is None else None))
+        return completions
+
+    def _render(self, request: Request) -> RenderedPrompt:
+        if self._tokenizer is None:
+            prefill = self.profile.forcing(self.config.mode).prefill
+            text = request.prompt.text + prefill if request.prompt.text is not None else ""
+            return RenderedPrompt(text, prefill, chat=request.prompt.text is None)
+        return render_prompt(request.prompt, self._hf, self.profile, self.config.mode,
+                             self.options.get("system_prompt"), self.options.get("chat_template_kwargs"))
+
+    def _chat_body(self, prompt: Prompt, rendered: RenderedPrompt) -> dict[str, Any]:
+        forcing = self.profile.forcing(self.config.mode)
+        messages = chat_messages(prompt, self.options.get("system_prompt"))
+        body: dict[str, Any] = {"messages": messages}
+        kwargs = {**self.options.get("chat_template_kwargs", {}), **forcing.template_kwargs}
+        if kwargs:
+            body["chat_template_kwargs"] = kwargs
+        if forcing.prefill:
+            # The template writes its own generation prompt only for a new turn, so the prefill carries it too.
+            messages.append({"role": "assistant", "content": rendered.prefix})
+            body.update(continue_final_message=True, add_generation_prompt=False)
+        return body
+
+    def _sampling_body(self, sampling: SamplingConfig) -> dict[str, Any]:
+        body: dict[str, Any] = {"temperature": sampling.temperature, "top_p": sampling.top_p,
+                                "max_tokens": sampling.max_tokens, "return_token_ids": True,
+                                "skip_special_tokens": False, "spaces_between_special_tokens": False,
+                                "include_stop_str_in_output": True}
+        if sampling.top_k > 0:
+            body["top_k"] = sampling.top_k
+        if sampling.min_p > 0:
+            body["min_p"] = sampling.min_p
+        if sampling.stop:
+            body["stop"] = list(sampling.stop)
+        if sampling.stop_token_ids:
+            body["stop_token_ids"] = list(sampling.stop_token_ids)
+        if self.options.get("grammar"):
+            body["structured_outputs"] = {"grammar": self._grammar()}
+        if "thinking_budget" in self.options:
+            body["thinking_token_budget"] = self.options["thinking_budget"]
+        return body
+
+    def _grammar(self) -> str:
+        from kateval.tinymodel import autothink_grammar
+
+        if self._tokenizer is None or self.profile.name != "kat":
+            raise KatevalError("--grammar autothink needs a kat model whose tokenizer is at hand (--tokenizer)")
+        return autothink_grammar(self._hf.convert_tokens_to_ids, self.config.mode)
+
+    def _text(self, choice: dict[str, Any], ids: tuple[int, ...] | None) -> str:
+        if ids is not None and self._tokenizer is not None:
+            eos = self._hf.eos_token_id
+            return self._tokenizer.decode(ids[:-1] if ids and ids[-1] == eos else ids)
+        if "text" in choice:
+            return choice["text"]
+        message = choice.get("message") or {}
+        content = message.get("content") or ""
+        reasoning = message.get("reasoning") or message.get("reasoning_content")
+        return f"<think>\n{reasoning}\n</think>\n\n{content}" if reasoning else content
+
+    # ------------------------------------------------------------------ HTTP
+    def _post(self, endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
+        data = json.dumps(body).encode()
+        headers = {"Content-Type": "application/json",
+                   "Authorization": f"Bearer {os.environ.get('OPENAI_API_KEY', 'EMPTY')}"}
+        attempts = self.options.get("max_retries", 6) + 1
+        for attempt in range(attempts):
+            request = urllib.request.Request(f"{self.base_url}/{endpoint}", data=data, headers=headers)
+            try:
+                with urllib.request.urlopen(request, timeout=self.options.get("timeout", 3600)) as response:
+                    return json.loads(response.read())
+            except urllib.error.HTTPError as exc:
+                detail = exc.read().decode(errors="replace")[:500]
+                if exc.code not in _RETRY_STATUS or attempt == attempts - 1:
+                    raise KatevalError(f"{self.base_url}/{endpoint}: HTTP {exc.code}: {detail}") from exc
+            except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+                if attempt == attempts - 1:
+                    raise KatevalError(f"{self.base_url}/{endpoint}: {exc}") from exc
+            self._stats["retries"] += 1
+            time.sleep(min(2 ** attempt, 60))
+        raise AssertionError("unreachable")
+
+    # ------------------------------------------------------------------ facts
+    def decoder(self) -> TokenDecoder | None:
+        return self._tokenizer
+
+    def describe(self) -> dict[str, Any]:
+        generate_s = self._stats["generate_s"]
+        return {"backend": "openai", "model": self.config.model, "base_url": self.base_url,
+                "profile": self.profile.name, "mode": self.config.mode,
+                "options": {k: v for k, v in self.options.items() if k != "api_key"},
+                **{k: round(v, 3) if isinstance(v, float) else v for k, v in self._stats.items()},
+                "generated_tokens_per_s": round(self._stats["generated_tokens"] / generate_s, 1) if generate_s else None}
+
+
+def _local_tokenizer(path: str | None):
+    """The model's tokenizer when it is at hand (a local folder or a cached hub id), else None."""
+    from kateval.tokenizers import HFTokenizer
+
+    try:
+        return HFTokenizer(path) if path else None
+    except KatevalError:
+        return None
