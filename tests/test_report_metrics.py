@@ -88,3 +88,12 @@ def test_budget_grid_and_curve_hand_values():
         {"16": 0, "32": 1 / 6, "64": 1 / 6, "128": 2 / 6, "256": 3 / 6, "400": 3 / 6, "512": 3 / 6})
     assert metrics.budget_grid(tokens, correct, max_tokens=32768) == [16, 32, 64, 128, 256, 512]
     assert metrics.budget_curve(np.array([], dtype=int), np.array([], dtype=bool), []) == {}
+
+
+def test_bootstrap_ci_of_many_distinct_values_resamples_indices():
+    values = np.random.default_rng(3).normal(50.0, 10.0, size=2000)   # continuous: one unit per problem
+    low, high = metrics.bootstrap_ratio_ci(values, resamples=4000)
+    half_width = 1.96 * values.std() / np.sqrt(values.size)   # the normal approximation for comparison
+    assert low == pytest.approx(values.mean() - half_width, abs=0.1)
+    assert high == pytest.approx(values.mean() + half_width, abs=0.1)
+    assert metrics.bootstrap_ratio_ci(values, resamples=4000) == [low, high]

@@ -13,11 +13,13 @@ import numpy as np
 from kateval.store import iter_records
 
 MODES = ("on", "off", "none")
+MODE_INDEX = {mode: index for index, mode in enumerate(MODES)}
+SEGMENT_FIELDS = (("judge", "judge_tokens"), ("think", "think_tokens"), ("answer", "answer_tokens"))
 UNKNOWN = -1  # a token count the source did not give
 _CORRECT_ANSWER = object()  # every answer graded correct votes for the same (gold) answer
 
 
-@dataclass
+@dataclass(slots=True)
 class ProblemTotals:
     samples: int = 0
     correct: int = 0
@@ -25,18 +27,18 @@ class ProblemTotals:
     tokens: int = 0          # sum of the known completion token counts
     tokens_known: int = 0
     difficulty: str | None = None
-    votes: dict[Any, list] = field(default_factory=dict)   # answer -> [count, correct]
+    votes: dict[Any, int] = field(default_factory=dict)   # answer -> count; correct ones under one key
 
     def vote_table(self) -> dict[Any, tuple[int, bool]]:
-        return {answer: (count, correct) for answer, (count, correct) in self.votes.items()}
+        return {answer: (count, answer is _CORRECT_ANSWER) for answer, count in self.votes.items()}
 
 
 class TaskAggregate:
     """Everything the report needs about one task (or all tasks together, see `merge`)."""
 
     def __init__(self) -> None:
-        self.completion_tokens = array("q")
-        self.segment_tokens = {kind: array("q") for kind in ("judge", "think", "answer")}
+        self.completion_tokens = array("i")
+        self.segment_tokens = {kind: array("i") for kind, _ in SEGMENT_FIELDS}
         self.correct = array("b")
         self.truncated = array("b")
         self.mode = array("b")   # index into MODES
@@ -48,12 +50,12 @@ class TaskAggregate:
         tokens = record.get("completion_tokens")
         correct = bool(record["correct"])
         self.completion_tokens.append(UNKNOWN if tokens is None else tokens)
-        for kind, values in self.segment_tokens.items():
-            value = record.get(f"{kind}_tokens")
-            values.append(UNKNOWN if value is None else value)
+        for kind, key in SEGMENT_FIELDS:
+            value = record.get(key)
+            self.segment_tokens[kind].append(UNKNOWN if value is None else value)
         self.correct.append(correct)
         self.truncated.append(bool(record.get("truncated")))
-        self.mode.append(MODES.index(record.get("mode") or "none"))
+        self.mode.append(MODE_INDEX.get(record.get("mode"), MODE_INDEX["none"]))
         self.well_formed += bool(record.get("well_formed"))
         self.statuses[record.get("status") or "unknown"] += 1
         problem = self.problems.get(record["problem_id"])
@@ -67,16 +69,16 @@ class TaskAggregate:
             problem.tokens_known += 1
         answer = _CORRECT_ANSWER if correct else record.get("extracted_answer")
         if answer is not None:
-            # hash, not the text: code answers are long and only equality matters
-            vote = problem.votes.setdefault(answer if answer is _CORRECT_ANSWER else hash(answer), [0, correct])
-            vote[0] += 1
+            # a wrong answer is kept as its hash, not its text: code answers are long and only equality matters
+            key = answer if correct else hash(answer)
+            problem.votes[key] = problem.votes.get(key, 0) + 1
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {"completion_tokens": np.frombuffer(self.completion_tokens, dtype=np.int64),
+        return {"completion_tokens": np.frombuffer(self.completion_tokens, dtype=np.intc),
                 "correct": np.frombuffer(self.correct, dtype=np.int8).astype(bool),
                 "truncated": np.frombuffer(self.truncated, dtype=np.int8).astype(bool),
                 "mode": np.frombuffer(self.mode, dtype=np.int8),
-                **{f"{kind}_tokens": np.frombuffer(values, dtype=np.int64)
+                **{f"{kind}_tokens": np.frombuffer(values, dtype=np.intc)
                    for kind, values in self.segment_tokens.items()}}
 
     @property

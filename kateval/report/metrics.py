@@ -9,6 +9,8 @@ import numpy as np
 
 BOOTSTRAP_RESAMPLES = 1000
 BOOTSTRAP_SEED = 0
+MULTINOMIAL_MAX_UNITS = 256       # distinct units below which resamples are drawn as multinomial counts
+RESAMPLE_CHUNK_CELLS = 1 << 22
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -35,22 +37,31 @@ def mean_pass_at_k(samples: Sequence[int], correct: Sequence[int], k: int) -> fl
 def bootstrap_ratio_ci(numerators: Sequence[float], denominators: Sequence[float] | None = None,
                        resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED,
                        level: float = 0.95) -> list[float] | None:
-    """Percentile CI of sum(num)/sum(den) when the units (problems) are resampled with replacement.
-
-    Identical units are pooled and each resample drawn as multinomial counts over the distinct ones: the same
-    distribution as resampling units one by one, at a cost set by the distinct values (a handful for 0/1 per
-    problem), not the number of problems."""
+    """Percentile CI of sum(num)/sum(den) when the units (problems) are resampled with replacement."""
     num = np.asarray(numerators, dtype=float)
     den = np.ones_like(num) if denominators is None else np.asarray(denominators, dtype=float)
     if num.size == 0:
         return None
-    units, counts = np.unique(np.stack([num, den], axis=1), axis=0, return_counts=True)
     rng = np.random.default_rng(seed)
-    draws = rng.multinomial(num.size, counts / num.size, size=resamples).astype(float)
-    stats = (draws @ units[:, 0]) / (draws @ units[:, 1])
+    units, counts = np.unique(np.stack([num, den], axis=1), axis=0, return_counts=True)
+    if len(units) <= MULTINOMIAL_MAX_UNITS:
+        # Identical units pooled, each resample drawn as multinomial counts over the distinct ones: the same
+        # distribution as resampling units one by one, at a cost set by the few distinct values (0..n correct).
+        draws = rng.multinomial(num.size, counts / num.size, size=resamples).astype(float)
+        stats = (draws @ units[:, 0]) / (draws @ units[:, 1])
+    else:
+        stats = np.concatenate(list(_index_resamples(num, den, resamples, rng)))
     tail = (1.0 - level) / 2
     low, high = np.quantile(stats, [tail, 1.0 - tail])
     return [float(low), float(high)]
+
+
+def _index_resamples(num: np.ndarray, den: np.ndarray, resamples: int, rng: np.random.Generator):
+    """Resampled indices, a chunk of resamples at a time so memory stays near RESAMPLE_CHUNK_CELLS indices."""
+    chunk = max(1, RESAMPLE_CHUNK_CELLS // num.size)
+    for start in range(0, resamples, chunk):
+        picks = rng.integers(0, num.size, size=(min(chunk, resamples - start), num.size))
+        yield num[picks].sum(axis=1) / den[picks].sum(axis=1)
 
 
 def binomial_two_sided(successes: int, failures: int) -> float:

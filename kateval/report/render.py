@@ -12,7 +12,7 @@ STYLE = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200p
 table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:14px}
 th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f0f0f0}
 td:first-child,th:first-child{text-align:left}.note{background:#fff4d6;padding:.5em 1em;border-left:4px solid #e0a800}
-img{max-width:100%;border:1px solid #ddd;margin:.5em 0}"""
+.figures{display:flex;flex-wrap:wrap;gap:1%}.figures img{width:49%;border:1px solid #ddd}"""
 
 
 @dataclass(frozen=True)
@@ -85,9 +85,9 @@ def to_html(doc: Document) -> str:
         parts.append("<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in doc.lines) + "</ul>")
     parts += [f"<p class='note'><b>Note:</b> {html.escape(note)}</p>" for note in doc.notes]
     parts += [_html_table(table) for table in doc.tables]
-    for name, png in doc.figures.items():
-        data = base64.b64encode(png).decode("ascii")
-        parts.append(f"<h2>{html.escape(name.replace('_', ' '))}</h2><img alt='{html.escape(name)}' "
-                     f"src='data:image/png;base64,{data}'>")
+    if doc.figures:
+        parts.append("<h2>Figures</h2><div class='figures'>" + "".join(
+            f"<img alt='{html.escape(name)}' src='data:image/png;base64,{base64.b64encode(png).decode('ascii')}'>"
+            for name, png in doc.figures.items()) + "</div>")
     parts.append("</body></html>")
     return "\n".join(parts)
