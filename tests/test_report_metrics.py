@@ -97,3 +97,10 @@ def test_bootstrap_ci_of_many_distinct_values_resamples_indices():
     assert low == pytest.approx(values.mean() - half_width, abs=0.1)
     assert high == pytest.approx(values.mean() + half_width, abs=0.1)
     assert metrics.bootstrap_ratio_ci(values, resamples=4000) == [low, high]
+
+
+def test_histogram_edges_go_logarithmic_when_lengths_span_orders_of_magnitude():
+    assert metrics.histogram_edges(np.array([10, 20, 400]), bins=4).tolist() == [0, 100, 200, 300, 400]
+    edges = metrics.histogram_edges(np.array([10, 20, 10_000]), bins=3)
+    assert edges.tolist() == pytest.approx([10, 100, 1000, 10_000])
+    assert sum(metrics.histogram(np.array([10, 20, 10_000]), edges)) == 3

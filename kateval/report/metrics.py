@@ -11,6 +11,7 @@ BOOTSTRAP_RESAMPLES = 1000
 BOOTSTRAP_SEED = 0
 MULTINOMIAL_MAX_UNITS = 256       # distinct units below which resamples are drawn as multinomial counts
 RESAMPLE_CHUNK_CELLS = 1 << 22
+LOG_BINS_SPAN = 50
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -125,8 +126,12 @@ def histogram(values: np.ndarray, edges: np.ndarray) -> list[int]:
 
 
 def histogram_edges(values: np.ndarray, bins: int = 30) -> np.ndarray:
-    top = float(values.max()) if values.size else 1.0
-    return np.linspace(0.0, max(top, 1.0), bins + 1)
+    """Log-spaced when lengths span more than LOG_BINS_SPAN (answer-only next to long thinking), else linear."""
+    low = max(float(values.min()), 1.0) if values.size else 1.0
+    high = max(float(values.max()), low + 1.0) if values.size else 2.0
+    if high / low > LOG_BINS_SPAN:
+        return np.geomspace(low, high, bins + 1)
+    return np.linspace(0.0, high, bins + 1)
 
 
 def safe_ratio(numerator: float, denominator: float) -> float | None:

@@ -56,6 +56,8 @@ def tokens_by_mode(summary: dict[str, Any]) -> bytes | None:
         for mode in ("on", "off", "none"):
             if mode in histogram:
                 ax.stairs(histogram[mode], edges, label=f"think {mode}", color=MODE_COLORS[mode], linewidth=1.5)
+        if edges[0] > 0:   # log-spaced bins
+            ax.set_xscale("log")
         ax.set(xlabel="completion tokens", ylabel="samples", title="Token distribution by mode (all tasks)")
         ax.legend(fontsize=8)
         return True
