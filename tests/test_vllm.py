@@ -13,14 +13,14 @@ import pytest
 
 pytest.importorskip("vllm")
 
-from kateval import cli  # noqa: E402
-from kateval.accounting import count_tokens  # noqa: E402
-from kateval.backends.base import BackendConfig  # noqa: E402
-from kateval.backends.vllm_offline import VLLMBackend  # noqa: E402
-from kateval.parse import parse_output  # noqa: E402
-from kateval.store import iter_records, read_run_meta  # noqa: E402
-from kateval.tinymodel import DEFAULT_DIR, ensure_tiny_model  # noqa: E402
-from kateval.types import Prompt, Request, SamplingConfig  # noqa: E402
+from kateval import cli
+from kateval.accounting import count_tokens
+from kateval.backends.base import BackendConfig
+from kateval.backends.vllm_offline import VLLMBackend
+from kateval.parse import parse_output
+from kateval.store import iter_records, read_run_meta
+from kateval.tinymodel import DEFAULT_DIR, ensure_tiny_model
+from kateval.types import Prompt, Request, SamplingConfig
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLING = SamplingConfig(n=3, temperature=1.0, max_tokens=300)
