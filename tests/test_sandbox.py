@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import math
+import os
+import shutil
 
 import pytest
 
-from kateval.sandbox import codec, make_executor
+from kateval.sandbox import SandboxExecutor, codec, isolation, make_executor
 from kateval.sandbox.forkserver import Unencodable, encode
 from kateval.types import ExecJob, ExecLimits
 
@@ -141,3 +143,34 @@ def test_encode_rejects_subclasses_and_objects():
     for value in (Int(1), [Int(1)], object(), {1: object()}, looped, True.__class__):
         with pytest.raises((Unencodable, RecursionError)):
             encode(value)
+
+
+def test_script_entry_point_may_return_stdlib_dict_variants(executor):
+    code = ("from collections import Counter, defaultdict\n"
+            "def f(items):\n    return Counter(items) if items else defaultdict(list, a=[1])\n")
+    tests = ("assert f('aab') == {'a': 2, 'b': 1}", "assert f('') == {'a': [1]}")
+    assert [t.status for t in run_one(executor, ExecJob("script", code, tests, "f")).tests] == ["ok", "ok"]
+    class_code = "from collections import Counter\nclass C(Counter):\n    pass\ndef f(items):\n    return C(items)\n"
+    assert run_one(executor, ExecJob("script", class_code, tests[:1], "f")).tests[0].status == "error"
+
+
+def test_without_bwrap_it_warns_records_and_still_isolates_what_it_can(monkeypatch):
+    real_which = shutil.which
+    monkeypatch.setattr(shutil, "which", lambda name: None if name == "bwrap" else real_which(name))
+    with pytest.warns(RuntimeWarning, match="bubblewrap is not installed"):
+        fallback = isolation.detect()
+    assert fallback.level == ("uid" if os.geteuid() == 0 and real_which("setpriv") else "rlimits")
+    if fallback.level == "rlimits" and os.geteuid() == 0:
+        pytest.skip("would run test programs as root")
+    pool = SandboxExecutor(fallback, 1, LIMITS)
+    try:
+        code = "import os\ndef f(x):\n    open('scratch.txt', 'w').write('x')\n    return [x + 1, os.getuid()]\n"
+        result = pool.run([ExecJob("call", code, ((1,),), "f")])[0]
+        described = pool.describe()
+    finally:
+        pool.close()
+    value, uid = result.tests[0].value
+    assert value == 2
+    if fallback.level == "uid":
+        assert uid not in (0, os.getuid())
+    assert described["isolation"] == fallback.level and "network" in described["warning"]

@@ -187,17 +187,19 @@ def test_network_connect_to_host_loopback_fails(isolated):
 
 def test_writes_stay_in_a_scratch_dir_that_is_thrown_away(isolated):
     marker = f"kateval-pwned-{uuid.uuid4().hex}"
-    targets = [REPO / marker, Path("/tmp") / marker, Path.home() / marker]
+    host_targets = [REPO / marker, Path("/tmp") / marker, Path.home() / marker]
+    inside_only = [f"/{marker}", f"/dev/shm/{marker}", f"/usr/{marker}", f"/etc/{marker}"]
     writer = ("import os\ndef f(paths):\n    done = []\n    for path in paths:\n        try:\n"
               "            open(path, 'w').write('x')\n            done.append(path)\n"
               "        except OSError:\n            pass\n"
               "    open('local.txt', 'w').write('x')\n    return done\n")
-    reader = "import os\ndef f():\n    return sorted(os.listdir('.'))\n"
-    first, second = isolated.run([ExecJob("call", writer, (([str(t) for t in targets],),), "f"),
-                                  ExecJob("call", reader, ((),), "f")])
+    reader = "import os\ndef f(marker):\n    return [p for p in ('.', '/tmp', '/') for n in os.listdir(p) if n in (marker, 'local.txt')]\n"
+    first, second = isolated.run([ExecJob("call", writer, (([str(t) for t in host_targets] + inside_only,),), "f"),
+                                  ExecJob("call", reader, ((marker,),), "f")])
     assert first.tests[0].status == "ok"
-    assert not any(t.exists() for t in targets)
-    assert "local.txt" not in second.tests[0].value
+    assert first.tests[0].value == [f"/tmp/{marker}"]   # only the scratch dir, which the sandbox mounts at /tmp
+    assert not any(t.exists() for t in host_targets)
+    assert second.tests[0].value == []
 
 
 def test_no_process_is_left_behind(executor):

@@ -15,6 +15,7 @@ program shares the child process with the harness, so a program written specific
 this harness's memory could forge a report; the isolation (no network, no host files, rlimits) still holds.
 """
 import builtins
+import collections
 import ctypes
 import gc
 import hmac
@@ -37,6 +38,8 @@ MAX_DEPTH = 100
 ERR_TAIL = 4096
 HEADER = struct.Struct(">I")
 PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 4, 36
+HONEST_CONTAINERS = {collections.Counter: dict, collections.OrderedDict: dict, collections.defaultdict: dict,
+                     collections.deque: list}
 
 # Bound now, before any program runs: a program may replace builtins, but the harness keeps the originals.
 _type, _len, _str, _repr, _format, _exit = type, len, str, repr, format, os._exit
@@ -71,11 +74,14 @@ def recv_frame(fd: int) -> bytes | None:
 
 
 # ---------------------------------------------------------------- plain-data encoding (child side)
-def encode(value, depth=0):
-    """Plain data to JSON-able form, exact types only; the parent's codec.decode inverts it."""
+def encode(value, depth=0, lenient=False):
+    """Plain data to JSON-able form, exact types only; the parent's codec.decode inverts it. `lenient` also
+    takes the standard library's dict and deque variants (compared by their C code, not the program's)."""
     if depth > MAX_DEPTH:
         raise Unencodable(f"value nested deeper than {MAX_DEPTH} levels")
     kind = _type(value)
+    if lenient and kind in HONEST_CONTAINERS:
+        value, kind = HONEST_CONTAINERS[kind](value), HONEST_CONTAINERS[kind]
     if value is None or kind is bool or kind is str:
         return value
     if kind is int:
@@ -83,17 +89,17 @@ def encode(value, depth=0):
     if kind is float:
         return value if value - value == 0.0 else {"F": _repr(value)}
     if kind is complex:
-        return {"C": [encode(value.real, depth + 1), encode(value.imag, depth + 1)]}
+        return {"C": [encode(value.real, depth + 1, lenient), encode(value.imag, depth + 1, lenient)]}
     if kind is bytes:
         return {"B": value.hex()}
     if kind is list:
-        return [encode(item, depth + 1) for item in value]
+        return [encode(item, depth + 1, lenient) for item in value]
     if kind is dict:
-        return {"D": [[encode(k, depth + 1), encode(v, depth + 1)] for k, v in dict.items(value)]}
+        return {"D": [[encode(k, depth + 1, lenient), encode(v, depth + 1, lenient)] for k, v in dict.items(value)]}
     tag = {tuple: "T", set: "S", frozenset: "Z"}.get(kind)
     if tag is None:
         raise Unencodable(f"returned a {kind.__module__}.{kind.__qualname__}, not plain data")
-    return {tag: [encode(item, depth + 1) for item in value]}
+    return {tag: [encode(item, depth + 1, lenient) for item in value]}
 
 
 # ---------------------------------------------------------------- the child
@@ -161,7 +167,7 @@ def checked(function):
     program's making (an __eq__ that always answers True) reaches the test's comparisons."""
     def entry_point(*args, **kwargs):
         value = function(*args, **kwargs)
-        encode(value)
+        encode(value, lenient=True)
         return value
     return entry_point
 

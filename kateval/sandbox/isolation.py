@@ -73,8 +73,10 @@ def bwrap_args(bwrap: str) -> list[str]:
             args += ["--ro-bind", top, top]
     for etc in ("/etc/alternatives", "/etc/ld.so.cache", "/etc/localtime"):
         args += ["--ro-bind-try", etc, etc]
-    args += ["--proc", "/proc", "--dev", "/dev", "--size", str(SCRATCH_BYTES), "--tmpfs", "/tmp", "--chdir", "/tmp",
-             "--clearenv"]
+    # The root and /dev are tmpfs mounts of bwrap's making: read-only, so that /tmp (size-capped, wiped after
+    # every job) is the only place a program can write.
+    args += ["--proc", "/proc", "--dev", "/dev", "--size", str(SCRATCH_BYTES), "--tmpfs", "/tmp",
+             "--remount-ro", "/dev", "--remount-ro", "/", "--chdir", "/tmp", "--clearenv"]
     for name, value in BASE_ENV.items():
         args += ["--setenv", name, value]
     return args
