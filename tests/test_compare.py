@@ -86,7 +86,9 @@ def test_runs_with_other_tasks_are_refused(tmp_path):
     b = write_run(tmp_path / "b", [sample_record("t", "p0"), sample_record("v", "p0")], run_meta(["t", "v"]))
     with pytest.raises(KatevalError, match="differ in tasks"):
         compare_runs(a, b)
-    assert compare_runs(a, b, force=True)["differences"] == ["tasks: t vs t,v"]
+    result = compare_runs(a, b, force=True)
+    assert result["differences"] == ["tasks: t vs t,v"]
+    assert (result["only_a"], result["only_b"]) == (0, 1)
 
 
 def test_compare_writes_markdown_html_and_json(runs, tmp_path, capsys):

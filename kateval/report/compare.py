@@ -119,7 +119,9 @@ def compare_runs(run_a: Path, run_b: Path, force: bool = False) -> dict[str, Any
     if not pairs:
         raise KatevalError(f"{run_a} and {run_b} share no problems; nothing to compare")
     everything = [pair for group in pairs.values() for pair in group]
-    return {"run_a": {"run_dir": str(run_a), **facts_a.as_dict()}, "run_b": {"run_dir": str(run_b), **facts_b.as_dict()},
+    problems_a = sum(len(agg.problems) for agg in agg_a.values())
+    problems_b = sum(len(agg.problems) for agg in agg_b.values())
+    return {"only_a": problems_a - len(everything), "only_b": problems_b - len(everything), "run_a": {"run_dir": str(run_a), **facts_a.as_dict()}, "run_b": {"run_dir": str(run_b), **facts_b.as_dict()},
             "differences": diffs, "notes": facts_a.notes() + facts_b.notes(),
             "tasks": {task: paired_stats(group) for task, group in pairs.items()},
             "overall": paired_stats(everything), "mode_switch": mode_switch(everything),
@@ -129,6 +131,8 @@ def compare_runs(run_a: Path, run_b: Path, force: bool = False) -> dict[str, Any
 def compare_document(result: dict[str, Any], flipped_rows: int = 50) -> Document:
     a, b = result["run_a"], result["run_b"]
     lines = [f"A: {a['model']} ({a['run_dir']})", f"B: {b['model']} ({b['run_dir']})",
+             f"paired on {result['overall']['problems']} shared problems ({result['only_a']} only in A, "
+             f"{result['only_b']} only in B, left out)",
              "differences are B minus A; CIs are paired bootstraps over shared problems (1000 resamples, seed 0)"]
     rows = [[task, s["problems"], pct(s["accuracy_a"]), pct(s["accuracy_b"]), pct(s["accuracy_diff"]),
              interval(s["accuracy_diff_ci95"]), f"{s['test']} ({s['b_better']}+/{s['a_better']}-)",
