@@ -65,3 +65,9 @@ def test_command_writes_md_and_html_and_skips_non_runs(runs, tmp_path, capsys):
     assert cli(["leaderboard", "--format", "pdf", str(runs[0])]) == 2
     assert cli(["leaderboard"]) == 2
     assert "no run directories given" in capsys.readouterr().err
+
+
+def test_without_a_majority_configuration_every_row_is_flagged(runs):
+    small, _, hot = runs
+    assert [r["config"] for r in leaderboard([small, hot])] == ["differs: temperature"] * 2
+    assert [r["config"] for r in leaderboard([small, small])] == ["ok", "ok"]

@@ -34,10 +34,15 @@ def _row(summary: dict[str, Any], tasks: list[str]) -> dict[str, Any]:
 
 
 def _flag(rows: list[dict[str, Any]]) -> None:
-    """Mark the keys on which a row's configuration departs from the most common configuration."""
-    common = Counter(tuple(str(r[k]) for k in FINGERPRINT) for r in rows).most_common(1)[0][0]
-    for row in rows:
-        differing = [key for key, usual in zip(FINGERPRINT, common) if str(row[key]) != usual]
+    """Mark the keys on which a row's configuration departs from the most common one; when no configuration
+    is more common than every other, every row is marked with the keys that vary."""
+    prints = [tuple(str(row[key]) for key in FINGERPRINT) for row in rows]
+    ranked = Counter(prints).most_common(2)
+    reference = ranked[0][0] if len(ranked) == 1 or ranked[0][1] > ranked[1][1] else None
+    varying = [key for i, key in enumerate(FINGERPRINT) if len({p[i] for p in prints}) > 1]
+    for row, fingerprint in zip(rows, prints):
+        differing = varying if reference is None else [
+            key for key, mine, usual in zip(FINGERPRINT, fingerprint, reference) if mine != usual]
         row["config"] = "differs: " + ", ".join(differing) if differing else "ok"
 
 

@@ -33,7 +33,7 @@ class RunFacts:
         parts = []
         for name, task in sorted(self.tasks.items()):
             short = {k: v for k, v in task["params"].items()
-                     if isinstance(v, (str, int, float, bool)) and len(str(v)) <= MAX_WINDOW_VALUE}
+                     if isinstance(v, (str, int, float, bool)) and 0 < len(str(v)) <= MAX_WINDOW_VALUE}
             parts.append(f"{name}:" + ",".join(f"{k}={v}" for k, v in sorted(short.items())) if short else name)
         return "; ".join(parts) or "-"
 
