@@ -111,10 +111,21 @@ def test_results_keep_job_order_across_workers(executor):
 
 
 def test_job_limits_override_the_executor_limits(executor):
-    slow = ExecJob("call", "import time\ndef f():\n    time.sleep(0.6)\n    return 1", ((),), "f",
-                   limits=ExecLimits(timeout_per_test_s=0.2, timeout_total_s=2.0, memory_mb=512))
-    assert run_one(executor, slow).status == "timeout"
+    busy = "import time\ndef f():\n    end = time.process_time() + 0.5\n    while time.process_time() < end:\n" \
+           "        pass\n    return 1"
+    tight = ExecLimits(timeout_per_test_s=0.2, timeout_total_s=2.0, memory_mb=512)
+    assert run_one(executor, ExecJob("call", busy, ((),), "f", limits=tight)).status == "timeout"
+    assert run_one(executor, ExecJob("call", busy, ((),), "f")).status == "completed"
     assert executor.limits_for(ExecJob("call", "", ())) == LIMITS
+
+
+def test_time_limits_count_cpu_and_cap_wall_time(executor):
+    limits = ExecLimits(timeout_per_test_s=0.3, timeout_total_s=2.0, memory_mb=512)
+    sleeper = ExecJob("call", "import time\ndef f(s):\n    time.sleep(s)\n    return s", ((0.5,), (5.0,)), "f",
+                      limits=limits)
+    result = run_one(executor, sleeper)
+    assert [t.status for t in result.tests] == ["ok", "timeout"]   # 0.5 s asleep is no CPU; 5 s hits 3x wall
+    assert result.wall_s < 3.0
 
 
 def test_describe_records_isolation_and_limits(executor):

@@ -54,6 +54,23 @@ def host_processes_with(marker: str) -> list[int]:
     return found
 
 
+def processes_of(uids: set[int]) -> int:
+    count = 0
+    for entry in Path("/proc").iterdir():
+        try:
+            status = (entry / "status").read_text() if entry.name.isdigit() else ""
+        except OSError:
+            continue
+        uid_line = next((line for line in status.splitlines() if line.startswith("Uid:")), "")
+        count += bool(uid_line) and int(uid_line.split()[1]) in uids
+    return count
+
+
+def sandbox_processes(executor) -> int:
+    """Host processes running as the workers' uids (each worker: bwrap, its init and the fork server)."""
+    return processes_of({worker.uid for worker in executor.workers})
+
+
 @pytest.mark.parametrize("escape", [
     "import sys\nsys.exit(0)",
     "import os\nos._exit(0)",
@@ -164,11 +181,10 @@ def test_network_connect_to_host_loopback_fails(isolated):
     listener.listen(1)
     listener.settimeout(0.1)
     port = listener.getsockname()[1]
-    accepted = []
+    accepted, finished = [], threading.Event()
 
     def accept():
-        deadline = time.monotonic() + 3
-        while time.monotonic() < deadline and not accepted:
+        while not finished.is_set() and not accepted:
             try:
                 accepted.append(listener.accept())
             except OSError:
@@ -179,6 +195,7 @@ def test_network_connect_to_host_loopback_fails(isolated):
     code = ("import socket\ndef f(port):\n    s = socket.create_connection(('127.0.0.1', port), timeout=1)\n"
             "    s.sendall(b'leak')\n    return 'connected'\n")
     result = isolated.run([ExecJob("call", code, ((port,),), "f")])[0]
+    finished.set()
     thread.join()
     listener.close()
     assert result.tests[0].status == "error" and result.tests[0].value is None
@@ -211,14 +228,20 @@ def test_no_process_is_left_behind(executor):
     result = executor.run([script(code)])[0]
     assert not passed(result)
     assert host_processes_with(marker) == []
+    if executor.isolation.own_uid:
+        assert sandbox_processes(executor) <= 3 * len(executor.workers)
 
 
 def test_fork_bomb_is_stopped_and_the_pool_goes_on(executor):
     bomb = "import os\ndef f(x):\n    while True:\n        try:\n            os.fork()\n        except OSError:\n" \
            "            pass\n"
-    bombed, after = executor.run([script(bomb), script("def f(x):\n    return 2 * x + 1 if x == 2 else 7")])
+    limits = ExecLimits(timeout_per_test_s=0.3, timeout_total_s=1.0, memory_mb=256)
+    bomb_job = ExecJob("script", bomb, (CHECK + "check(f)",), "f", limits=limits)
+    bombed, after = executor.run([bomb_job, script("def f(x):\n    return 2 * x + 1 if x == 2 else 7")])
     assert not passed(bombed) and bombed.status in ("timeout", "runtime_error")
     assert passed(after)
+    if executor.isolation.own_uid:
+        assert sandbox_processes(executor) <= 3 * len(executor.workers)
 
 
 def test_memory_bomb_is_stopped(executor):

@@ -38,6 +38,8 @@ MAX_DEPTH = 100
 ERR_TAIL = 4096
 HEADER = struct.Struct(">I")
 PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 4, 36
+WALL_FACTOR = 3
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 HONEST_CONTAINERS = {collections.Counter: dict, collections.OrderedDict: dict, collections.defaultdict: dict,
                      collections.deque: list}
 
@@ -360,34 +362,69 @@ def drain(fds, handlers):
             handlers[fd](data)
 
 
-def watch(pid, pipes, watcher, per_test_s, deadline, config):
+class Budget:
+    """The time limits of one job. They count the CPU seconds the program used, so a busy host does not turn a
+    pass into a timeout; a wall-clock cap of WALL_FACTOR times the limit stops programs that sleep or block."""
+
+    def __init__(self, limits):
+        self.per_test, self.total = limits["timeout_per_test_s"], limits["timeout_total_s"]
+        self.spent = 0.0   # CPU seconds of this job's finished children (stdio runs one per test)
+        self.wall_end = time.monotonic() + WALL_FACTOR * self.total
+
+    def left(self, used, test_start, test_wall_end):
+        """Seconds the child may still run: the smallest of its CPU and wall allowances."""
+        now = time.monotonic()
+        return min(self.per_test - (used - test_start), self.total - self.spent - used,
+                   test_wall_end - now, self.wall_end - now)
+
+
+def cpu_seconds(pid):
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            fields = handle.read().rsplit(b")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def pump(fds, pidfd, handlers, timeout):
+    """Feed what the child wrote to its handlers; True once the child has exited."""
+    ready = select.select(list(fds) + [pidfd], [], [], timeout)[0]
+    for fd in ready:
+        if fd == pidfd:
+            continue
+        data = os.read(fd, 1 << 16)
+        if data:
+            handlers[fd](data)
+        else:
+            fds.discard(fd)
+    if pidfd in ready:
+        drain(fds, handlers)
+        return True
+    return False
+
+
+def watch(pid, pipes, watcher, budget, config):
     handlers = {pipes["out"][0]: watcher.feed_stdout, pipes["err"][0]: watcher.feed_stderr}
     if "report" in pipes:
         handlers[pipes["report"][0]] = watcher.feed_report
     pidfd = os.pidfd_open(pid)
-    open_fds, seen, test_deadline = set(handlers), 0, time.monotonic() + per_test_s
+    open_fds, seen = set(handlers), 0
+    test_start, test_wall_end = 0.0, time.monotonic() + WALL_FACTOR * budget.per_test
     try:
         while watcher.stopped is None:
-            if _len(watcher.reports) > seen:
-                seen, test_deadline = _len(watcher.reports), time.monotonic() + per_test_s
-            remaining = min(test_deadline, deadline) - time.monotonic()
+            used = cpu_seconds(pid)
+            if _len(watcher.reports) > seen:   # a test finished: the next one gets a fresh allowance
+                seen, test_start = _len(watcher.reports), used
+                test_wall_end = time.monotonic() + WALL_FACTOR * budget.per_test
+            remaining = budget.left(used, test_start, test_wall_end)
             if remaining <= 0:
                 watcher.stopped = "timeout"
-                break
-            ready = select.select(list(open_fds) + [pidfd], [], [], remaining)[0]
-            for fd in ready:
-                if fd == pidfd:
-                    continue
-                data = os.read(fd, 1 << 16)
-                if data:
-                    handlers[fd](data)
-                else:
-                    open_fds.discard(fd)
-            if pidfd in ready:
-                drain(open_fds, handlers)
-                break
-        if watcher.stopped is None:
-            watcher.exit_status = os.waitpid(pid, 0)[1]
+            elif pump(open_fds, pidfd, handlers, remaining):
+                status, usage = os.wait4(pid, 0)[1:]
+                watcher.exit_status = status
+                budget.spent += usage.ru_utime + usage.ru_stime
+                return
     finally:
         os.close(pidfd)
         kill_leftovers(pid, config)
@@ -438,8 +475,8 @@ def exit_reason(status):
 
 def stopped_outcome(watcher, limits):
     if watcher.stopped == "timeout":
-        return {"status": "timeout", "error": f"time limit ({limits['timeout_per_test_s']}s per test, "
-                                              f"{limits['timeout_total_s']}s per job)"}
+        return {"status": "timeout", "error": f"time limit ({limits['timeout_per_test_s']} CPU s per test, "
+                                              f"{limits['timeout_total_s']} CPU s per job, x{WALL_FACTOR} wall)"}
     if watcher.stopped == "output_limit":
         return {"status": "output_limit", "error": f"output over {limits['output_bytes']} bytes"}
     status = watcher.exit_status
@@ -459,11 +496,10 @@ def job_status(tests, error_status=None):
 
 def run_program_job(job, config, pristine):
     limits = job["limits"]
-    deadline = time.monotonic() + limits["timeout_total_s"]
     pid, pipes = spawn(job, b"", True, config, pristine)
     watcher = Watch(job["secret"], limits["output_bytes"])
     try:
-        watch(pid, pipes, watcher, limits["timeout_per_test_s"], deadline, config)
+        watch(pid, pipes, watcher, Budget(limits), config)
     finally:
         close_pipes(pipes)
     return summarize(job, watcher)
@@ -492,14 +528,14 @@ def summarize(job, watcher):
 
 
 def run_stdio_job(job, config, pristine):
-    limits = job["limits"]
-    deadline = time.monotonic() + limits["timeout_total_s"]
-    tests = []
-    for stdin_text in job["tests"]:
-        pid, pipes = spawn(job, stdin_text.encode("utf-8"), False, config, pristine)
+    limits, tests = job["limits"], []
+    budget = Budget(limits)
+    for stdin in job["tests"]:
+        data = stdin if _type(stdin) is bytes else _str(stdin).encode("utf-8")
+        pid, pipes = spawn(job, data, False, config, pristine)
         watcher = Watch(job["secret"], limits["output_bytes"])
         try:
-            watch(pid, pipes, watcher, limits["timeout_per_test_s"], deadline, config)
+            watch(pid, pipes, watcher, budget, config)
         finally:
             close_pipes(pipes)
         tests.append(stdio_outcome(watcher, limits))

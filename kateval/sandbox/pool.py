@@ -22,7 +22,7 @@ from dataclasses import asdict
 from typing import Any
 
 from kateval.sandbox import codec
-from kateval.sandbox.forkserver import HEADER, send_frame
+from kateval.sandbox.forkserver import HEADER, WALL_FACTOR, send_frame
 from kateval.sandbox.isolation import SERVER_SOURCE, UID_BASE, Isolation, command
 from kateval.types import ExecJob, ExecLimits, ExecResult, TestOutcome
 
@@ -124,6 +124,8 @@ def _payload(job: ExecJob, limits: ExecLimits, job_id: int, secret: str) -> byte
 
 
 def _outcome(kind: str, raw: Any) -> TestOutcome:
+    if type(raw) is not dict:
+        raise ValueError("malformed test outcome")
     status, value, error = raw.get("status"), raw.get("value"), raw.get("error")
     if status not in ("ok", "error", "timeout", "memory", "output_limit"):
         raise ValueError(f"bad test status {status!r}")
@@ -142,7 +144,9 @@ def _result(job: ExecJob, reply: dict, job_id: int, wall_s: float) -> ExecResult
     status = reply.get("status")
     if status not in ("completed", "runtime_error", "timeout", "memory", "sandbox_error"):
         raise ValueError(f"bad job status {status!r}")
-    tests = tuple(_outcome(job.kind, raw) for raw in reply.get("tests", ()))
+    if type(reply.get("tests")) is not list:
+        raise ValueError("malformed test list")
+    tests = tuple(_outcome(job.kind, raw) for raw in reply["tests"])
     if len(tests) > len(job.tests):
         raise ValueError("more outcomes than tests")
     error = reply.get("error")
@@ -184,7 +188,11 @@ class SandboxExecutor:
                 index = todo.get_nowait()
             except queue.Empty:
                 return
-            results[index] = self._run_one(worker, jobs[index])
+            try:
+                results[index] = self._run_one(worker, jobs[index])
+            except Exception as exc:  # noqa: BLE001 - one job's surprise must not leave a hole in the results
+                worker.stop()
+                results[index] = ExecResult("sandbox_error", (), f"{type(exc).__name__}: {exc}")
 
     def _run_one(self, worker: Worker, job: ExecJob) -> ExecResult:
         limits = self.limits_for(job)
@@ -202,7 +210,7 @@ class SandboxExecutor:
             except (WorkerDied, OSError) as exc:
                 return ExecResult("sandbox_error", (), str(exc))
         try:
-            reply = worker.execute(payload, limits.timeout_total_s + GRACE_S, max_reply)
+            reply = worker.execute(payload, WALL_FACTOR * limits.timeout_total_s + GRACE_S, max_reply)
             return _result(job, reply, job_id, time.monotonic() - started)
         except (WorkerDied, ValueError) as exc:
             # The program killed or wedged its fork server (or the reply was garbage): this job fails alone.
