@@ -16,10 +16,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true",
                         help="compare even when tasks or sampling differ (the differences are printed)")
     parser.add_argument("--out", help="also write OUT.md, OUT.html and OUT.json")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar (shown only on a terminal)")
 
 
 def main(args: argparse.Namespace) -> int:
-    result = compare_runs(Path(args.run_a), Path(args.run_b), force=args.force)
+    result = compare_runs(Path(args.run_a), Path(args.run_b), force=args.force,
+                          show_progress=not args.no_progress and sys.stderr.isatty())
     for difference in result["differences"]:
         print(f"kateval: warning: runs differ in {difference}", file=sys.stderr)
     doc = compare_document(result)

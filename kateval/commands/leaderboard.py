@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from kateval.report.leaderboard import FORMATS, leaderboard, render
@@ -20,6 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     order.add_argument("--descending", action="store_const", const=False, dest="ascending",
                        help="highest first (default for numeric columns)")
     parser.add_argument("--out", help="write OUT.<ext> for each format instead of printing")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar (shown only on a terminal)")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -27,7 +29,8 @@ def main(args: argparse.Namespace) -> int:
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         raise KatevalError(f"unknown format {', '.join(unknown)}; choose from {', '.join(FORMATS)}")
-    rows = leaderboard([Path(d) for d in args.run_dirs], sort=args.sort, ascending=args.ascending)
+    rows = leaderboard([Path(d) for d in args.run_dirs], sort=args.sort, ascending=args.ascending,
+                       show_progress=not args.no_progress and sys.stderr.isatty())
     for fmt in formats:
         text = render(rows, fmt)
         if args.out:

@@ -10,12 +10,14 @@ from typing import Any
 
 import numpy as np
 
+from kateval.progress import progress_bar
 from kateval.store import iter_records
 
 MODES = ("on", "off", "none")
 MODE_INDEX = {mode: index for index, mode in enumerate(MODES)}
 SEGMENT_FIELDS = (("judge", "judge_tokens"), ("think", "think_tokens"), ("answer", "answer_tokens"))
 UNKNOWN = -1  # a token count the source did not give
+PROGRESS_EVERY = 10_000
 _CORRECT_ANSWER = object()  # every answer graded correct votes for the same (gold) answer
 
 
@@ -102,11 +104,16 @@ def merge(aggregates: dict[str, TaskAggregate]) -> TaskAggregate:
     return total
 
 
-def collect(run_dir: Path) -> dict[str, TaskAggregate]:
+def collect(run_dir: Path, show_progress: bool = False) -> dict[str, TaskAggregate]:
     tasks: dict[str, TaskAggregate] = {}
-    for record in iter_records(run_dir):
-        aggregate = tasks.get(record["task"])
-        if aggregate is None:
-            aggregate = tasks[record["task"]] = TaskAggregate()
-        aggregate.add(record)
+    count = 0
+    with progress_bar(None, "records", enabled=show_progress) as bar:
+        for count, record in enumerate(iter_records(run_dir), start=1):
+            aggregate = tasks.get(record["task"])
+            if aggregate is None:
+                aggregate = tasks[record["task"]] = TaskAggregate()
+            aggregate.add(record)
+            if count % PROGRESS_EVERY == 0:
+                bar.update(PROGRESS_EVERY)
+        bar.update(count % PROGRESS_EVERY)
     return dict(sorted(tasks.items()))

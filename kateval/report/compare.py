@@ -108,9 +108,9 @@ def _pairs(agg_a: dict[str, TaskAggregate], agg_b: dict[str, TaskAggregate]) -> 
     return out
 
 
-def compare_runs(run_a: Path, run_b: Path, force: bool = False) -> dict[str, Any]:
+def compare_runs(run_a: Path, run_b: Path, force: bool = False, show_progress: bool = False) -> dict[str, Any]:
     facts_a, facts_b = run_facts(run_a), run_facts(run_b)
-    agg_a, agg_b = collect(run_a), collect(run_b)
+    agg_a, agg_b = collect(run_a, show_progress), collect(run_b, show_progress)
     diffs = differences(facts_a, facts_b, _n(agg_a), _n(agg_b))
     if diffs and not force:
         raise KatevalError(f"the runs differ in {', '.join(d.split(':')[0] for d in diffs)}; "
@@ -130,9 +130,9 @@ def compare_runs(run_a: Path, run_b: Path, force: bool = False) -> dict[str, Any
 
 def compare_document(result: dict[str, Any], flipped_rows: int = 50) -> Document:
     a, b = result["run_a"], result["run_b"]
+    shared = result["overall"]["problems"]
     lines = [f"A: {a['model']} ({a['run_dir']})", f"B: {b['model']} ({b['run_dir']})",
-             f"paired on {result['overall']['problems']} shared problems ({result['only_a']} only in A, "
-             f"{result['only_b']} only in B, left out)",
+             f"paired on {shared} shared problems ({result['only_a']} only in A, {result['only_b']} only in B)",
              "differences are B minus A; CIs are paired bootstraps over shared problems (1000 resamples, seed 0)"]
     rows = [[task, s["problems"], pct(s["accuracy_a"]), pct(s["accuracy_b"]), pct(s["accuracy_diff"]),
              interval(s["accuracy_diff_ci95"]), f"{s['test']} ({s['b_better']}+/{s['a_better']}-)",

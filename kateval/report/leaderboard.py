@@ -59,7 +59,8 @@ def _sorted(rows: list[dict[str, Any]], column: str, ascending: bool | None) -> 
     return present + [row for row in rows if row[column] is None]
 
 
-def leaderboard(run_dirs: list[Path], sort: str | None = None, ascending: bool | None = None) -> list[dict[str, Any]]:
+def leaderboard(run_dirs: list[Path], sort: str | None = None, ascending: bool | None = None,
+                show_progress: bool = False) -> list[dict[str, Any]]:
     """Rows, one per run, sorted by `sort` (any column; default overall accuracy). A folder that is not a run
     directory is skipped with a warning."""
     runs = [Path(d) for d in run_dirs if (Path(d) / RUN_META).exists()]
@@ -67,7 +68,7 @@ def leaderboard(run_dirs: list[Path], sort: str | None = None, ascending: bool |
         print(f"kateval: warning: {skipped} is not a run directory; skipped", file=sys.stderr)
     if not runs:
         raise KatevalError("no run directories given (make one with kateval run or kateval score)")
-    summaries = [summarize(d) for d in runs]
+    summaries = [summarize(d, show_progress) for d in runs]
     tasks = sorted({task for s in summaries for task in s["tasks"]})
     rows = [_row(s, tasks) for s in summaries]
     _flag(rows)

@@ -79,12 +79,12 @@ def report_document(summary: dict[str, Any], figures: dict[str, bytes]) -> Docum
                     [t for t in tables if t is not None], figures)
 
 
-def write_report(run_dir: Path, out_dir: Path | None = None) -> dict[str, Path]:
+def write_report(run_dir: Path, out_dir: Path | None = None, show_progress: bool = False) -> dict[str, Path]:
     """Writes into out_dir (default: the run directory) and returns the paths written."""
     run_dir = Path(run_dir)
     out_dir = Path(out_dir or run_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    summary = summarize(run_dir)
+    summary = summarize(run_dir, show_progress)
     figures = plots.figures(summary)
     (out_dir / FIGURE_DIR).mkdir(exist_ok=True)
     figure_paths = {}
