@@ -41,7 +41,7 @@ def task_summary(agg: TaskAggregate, max_tokens: int | None = None, majority: bo
     known = a["completion_tokens"] >= 0
     correct = int(a["correct"].sum())
     n = int(samples.min())
-    summary = {
+    return {
         "problems": len(problems),
         "samples": agg.samples,
         "samples_per_problem": n if samples.max() == n else sorted(set(samples.tolist())),
@@ -67,7 +67,6 @@ def task_summary(agg: TaskAggregate, max_tokens: int | None = None, majority: bo
         "accuracy_under_budget": _budget(a, known, max_tokens),
         "token_histogram": _histogram(a, known),
     }
-    return summary
 
 
 def _mean_where(values: np.ndarray, mask: np.ndarray) -> float | None:
