@@ -19,9 +19,10 @@ class _Bar:
 
     def update(self, count: int, tokens: int = 0) -> None:
         self._tokens += tokens
-        if self._bar is not None:
+        if self._bar is not None and self._tokens:
             elapsed = max(time.monotonic() - self._started, 1e-9)
             self._bar.set_postfix_str(f"{self._tokens / elapsed:,.0f} tok/s", refresh=False)
+        if self._bar is not None:
             self._bar.update(count)
 
     def close(self) -> None:
