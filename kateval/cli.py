@@ -16,6 +16,7 @@ COMMANDS = {
     "compare": "compare two runs paired on their shared problems",
     "leaderboard": "one table of many runs",
     "tasks": "list the tasks",
+    "gold": "grade a task's reference solutions (checks its grader and data)",
     "audit": "did the AutoThink model think when it should have (auto vs forced on/off)",
     "export": "write a run in another tool's output layout (lm-eval results and samples)",
 }

@@ -1,0 +1,34 @@
+"""kateval gold: run a task's reference solutions through its own grader (a check of the grader and data)."""
+from __future__ import annotations
+
+import argparse
+
+from kateval.commands.common import add_data_args, add_exec_args, exec_limits
+from kateval.gold import format_report, run_gold
+from kateval.tasks import load_task, parse_task_list
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("tasks", help="comma-separated task names, e.g. humaneval,mbpp")
+    parser.add_argument("--repeat", type=int, default=1, help="check this many times in a row (flakiness)")
+    parser.add_argument("--no-progress", action="store_true")
+    add_data_args(parser)
+    add_exec_args(parser)
+
+
+def main(args: argparse.Namespace) -> int:
+    from kateval.sandbox import make_executor
+
+    tasks = [load_task(name, args.data_dir) for name in parse_task_list(args.tasks)]
+    executor = make_executor(workers=args.workers, limits=exec_limits(args))
+    all_ok = True
+    try:
+        for task in tasks:
+            for attempt in range(1, args.repeat + 1):
+                report = run_gold(task, executor, show_progress=not args.no_progress)
+                prefix = f"[{attempt}/{args.repeat}] " if args.repeat > 1 else ""
+                print(prefix + format_report(report), flush=True)
+                all_ok = all_ok and report.ok
+    finally:
+        executor.close()
+    return 0 if all_ok else 1

@@ -1,0 +1,321 @@
+"""HumanEval+ and MBPP+ (evalplus): the program's function is called on the base and the extra ("plus")
+inputs; its return values come back as plain data and are compared in the trusted parent exactly as
+evalplus's `unsafe_execute` compares them (its float tolerance, `atol` per task, its special oracles).
+Expected outputs are computed once from the reference solution and cached under a hash of the data."""
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import math
+import os
+import pickle
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kateval.codegrade import outcome_status, result_failure, short
+from kateval.tasks.base import DataSource, load_hub_rows
+from kateval.tasks.code import CodeAdapter, executor_limits
+from kateval.tasks.humaneval import completion_program
+from kateval.types import ExecJob, ExecLimits, ExecResult, Executor, Grade, Problem, TestOutcome
+
+# evalplus/eval/_special_oracle.py
+MBPP_OUTPUT_NOT_NONE_TASKS = ("check_str", "text_match_three", "text_starta_endb")
+MBPP_OUTPUT_SET_EQ_TASKS = ("similar_elements", "find_char_long", "common_in_nested_lists", "extract_singly",
+                            "larg_nnum", "intersection_array", "find_dissimilar", "Diff")
+ENTRY_WRAPPER = "_kateval_entry"
+DIGEST_OVER = 50_000
+ENTRY_WRAPPER_CODE = """
+
+def {name}(*args):
+    out = {entry}(*args)
+    out = {value}
+    if isinstance(out, (list, tuple)) and len(out) > {long}:
+        import hashlib
+        digest = hashlib.sha256(type(out).__name__.encode())
+        for item in out:
+            digest.update(repr(item).encode() + b"\\0")
+        return ("kateval-digest", len(out), digest.hexdigest())
+    return out
+"""
+GT_TIME_LIMIT_FACTOR = 4.0          # evalplus: a program gets 4x the reference solution's time
+REFERENCE_LIMITS = {"timeout_per_test_s": 120.0, "timeout_total_s": 1200.0, "memory_mb": 8192}
+MEMORY_MB = 4096                    # evalplus's own limit
+OUTPUT_BYTES = 256 << 20            # some expected outputs are several MB (HumanEval/15, Mbpp/630)
+CACHE_VERSION = "1"
+
+
+def _surface_area(base_edge, height):   # Mbpp/581 oracle
+    slant_height = math.sqrt((base_edge / 2) ** 2 + height ** 2)
+    return round(base_edge ** 2 + 4 * (base_edge * slant_height) / 2)
+
+
+def _digit_distance_nums(num1, num2):   # Mbpp/558 oracle
+    left, right = str(num1), str(num2)
+    width = max(len(left), len(right))
+    return sum(abs(int(a) - int(b)) for a, b in zip(left.zfill(width), right.zfill(width)))
+
+
+def _poly(xs, x):                        # HumanEval/32 oracle
+    return sum(coeff * math.pow(x, i) for i, coeff in enumerate(xs))
+
+
+def is_floats(x) -> bool:
+    if isinstance(x, float):
+        return True
+    if isinstance(x, (list, tuple)) and x:
+        return all(isinstance(i, float) for i in x)
+    return isinstance(x, np.ndarray) and x.dtype in (np.float64, np.float32)
+
+
+def evalplus_equal(dataset: str, entry_point: str, inp: tuple, out: Any, exp: Any, atol: float) -> tuple[bool, float]:
+    """One comparison of evalplus's `unsafe_execute`; returns (ok, atol) because evalplus keeps a raised atol
+    for the rest of the inputs."""
+    try:
+        exact = out == exp
+        if dataset == "mbpp":
+            if entry_point == "are_equivalent":
+                exact = True
+            elif entry_point == "sum_div":
+                exact = exact or out == 0
+            elif entry_point == "surface_Area":
+                exact = exact or abs(out - _surface_area(*inp)) <= atol
+            elif entry_point == "digit_distance_nums":
+                exact = exact or out == _digit_distance_nums(*inp)
+            elif entry_point in MBPP_OUTPUT_SET_EQ_TASKS:
+                exact = set(out) == set(exp)
+        if dataset == "humaneval" and entry_point == "find_zero":
+            return abs(_poly(*inp, out)) <= atol, atol
+        if atol == 0 and is_floats(exp):
+            atol = 1e-6
+        if not exact and atol != 0:
+            same_shape = type(out) is type(exp) and (not isinstance(exp, (list, tuple)) or len(out) == len(exp))
+            return bool(same_shape and np.allclose(out, exp, rtol=1e-07, atol=atol)), atol
+        return bool(exact), atol
+    except Exception:  # noqa: BLE001 - evalplus counts any exception while comparing as a failed test
+        return False, atol
+
+
+def compare_split(dataset: str, entry_point: str, inputs: list, expected: list, outcomes: tuple[TestOutcome, ...],
+                  atol: float, stopped: str | None) -> tuple[int, str] | None:
+    """(index, status) of the first failing input of one split (base or plus), or None when all pass."""
+    for index, (inp, exp) in enumerate(zip(inputs, expected)):
+        if index >= len(outcomes):
+            return index, stopped or "sandbox_error"
+        outcome = outcomes[index]
+        if outcome.status != "ok":
+            return index, outcome_status(outcome)
+        ok, atol = evalplus_equal(dataset, entry_point, inp, outcome.value, exp, atol)
+        if not ok:
+            return index, "wrong_answer"
+    return None
+
+
+# ---------------------------------------------------------------- data
+def mbpp_deserialize_inputs(task_id: str, inputs: list) -> list:
+    """evalplus/data/mbpp.py: JSON cannot hold tuples, sets or complex numbers; MBPP+ restores them per task."""
+    number = int(task_id.split("/")[-1])
+    if number in (2, 116, 132, 143, 222, 261, 273, 394, 399, 421, 424, 429, 470, 560, 579, 596, 616, 630, 726,
+                  740, 744, 809):
+        return [[tuple(lst) for lst in inp] for inp in inputs]
+    if number in (63, 64, 70, 94, 120, 237, 272, 299, 400, 409, 417, 438, 473, 614, 780):
+        return [[[tuple(lst) for lst in lst_lst] for lst_lst in inp] for inp in inputs]
+    if number in (75, 413, 444, 753):
+        return [[[tuple(lst) for lst in inp[0]]] + [inp[1]] for inp in inputs]
+    if number in (106, 750):
+        return [[inp[0]] + [tuple(inp[1])] for inp in inputs]
+    if number == 115:
+        return [[[set(item) if isinstance(item, list) and len(item) else {} for item in inp[0]]] for inp in inputs]
+    if number == 124:
+        return [(float(inp[0]), complex(inp[1])) for inp in inputs]
+    if number in (250, 405, 446, 617, 720, 763, 808):
+        return [[tuple(inp[0])] + [inp[1]] for inp in inputs]
+    if number in (259, 401, 445):
+        nested = [[[tuple(lst) for lst in lst_lst] for lst_lst in inp] for inp in inputs]
+        return [[tuple(lst) for lst in inp] for inp in nested]
+    if number == 278:
+        nested = [[[tuple(item) if isinstance(item, list) else item for item in inp[0]]] for inp in inputs]
+        return [[tuple(lst) for lst in inp] for inp in nested]
+    if number == 307:
+        return [[tuple(inp[0])] + [inp[1], inp[2]] for inp in inputs]
+    if number == 722:
+        return [[{key: tuple(value) for key, value in inp[0].items()}] + inp[1:] for inp in inputs]
+    if number == 252:
+        return [[complex(inp[0])] for inp in inputs]
+    if number in (580, 615, 791):
+        return [_all_tuples(inp) for inp in inputs]
+    return inputs
+
+
+def _all_tuples(value):
+    return tuple(_all_tuples(item) for item in value) if isinstance(value, list) else value
+
+
+def row_from_hub(row: dict[str, Any], dataset: str) -> dict[str, Any]:
+    """The hub copies keep the inputs inside a generated `test` script; read them (and atol, and MBPP+'s function
+    name) from its syntax tree. These inputs are Python literals already, with base and plus merged."""
+    inputs, atol, called = _inputs_from_test(row["test"])
+    if dataset == "mbpp":
+        prompt = f'"""\n{row["prompt"]}\n{row["test_list"][0]}\n"""\n'
+        return {"task_id": f"Mbpp/{row['task_id']}", "prompt": prompt, "entry_point": called,
+                "canonical_solution": row["code"], "base_input": [], "plus_input": inputs, "atol": atol,
+                "literal_inputs": True}
+    return {"task_id": row["task_id"], "prompt": row["prompt"], "entry_point": row["entry_point"],
+            "canonical_solution": row["canonical_solution"], "base_input": [], "plus_input": inputs, "atol": atol,
+            "literal_inputs": True}
+
+
+def _inputs_from_test(test: str) -> tuple[list, float, str | None]:
+    inputs, atol, called = None, 0, None
+    for node in ast.walk(ast.parse(test)):
+        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["inputs"]:
+            inputs = _trusted_literal(node.value)
+        elif isinstance(node, ast.Call) and getattr(node.func, "id", None) == "assertion" and len(node.args) == 3:
+            atol = _trusted_literal(node.args[2])
+            called = getattr(getattr(node.args[0], "func", None), "id", None)
+    if inputs is None:
+        raise ValueError("no `inputs = [...]` in the test script")
+    return [list(inp) for inp in inputs], atol, called
+
+
+def _trusted_literal(node: ast.expr) -> Any:
+    """Literals plus the few constructors the generated scripts use (float('inf'), set(), complex(...));
+    the script comes from the pinned dataset, never from a model."""
+    names = {"float": float, "complex": complex, "set": set, "frozenset": frozenset, "tuple": tuple}
+    return eval(compile(ast.Expression(node), "<evalplus data>", "eval"), {"__builtins__": {}}, names)
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("KATEVAL_CACHE_DIR", Path.home() / ".cache" / "kateval"))
+
+
+# ---------------------------------------------------------------- adapter
+class EvalPlusAdapter(CodeAdapter):
+    def __init__(self, card):
+        super().__init__(card)
+        self._expected: dict[str, dict[str, Any]] = {}   # problem id -> reference outputs and time
+        self._limits = ExecLimits()
+
+    @property
+    def dataset(self) -> str:
+        return self.card.params["dataset"]   # "humaneval" or "mbpp": selects evalplus's special oracles
+
+    def rows_from_hub(self) -> tuple[list[dict[str, Any]], DataSource]:
+        spec = self.card.data
+        rows, source = load_hub_rows(spec["hub_id"], spec.get("hub_config"), spec.get("hub_split", "test"),
+                                     spec.get("hub_revision"))
+        return [row_from_hub(row, self.dataset) for row in rows], source
+
+    def to_problem(self, row: dict[str, Any]) -> Problem:
+        base, plus = row["base_input"], row["plus_input"]
+        if self.dataset == "mbpp" and not row.get("literal_inputs"):
+            base, plus = mbpp_deserialize_inputs(row["task_id"], base), mbpp_deserialize_inputs(row["task_id"], plus)
+        raw = json.dumps([row["prompt"], row["canonical_solution"], row["base_input"], row["plus_input"]],
+                         sort_keys=True, default=repr)
+        return Problem(task=self.card.name, problem_id=row["task_id"], fields={
+            "prompt": row["prompt"], "entry_point": row["entry_point"],
+            "canonical_solution": row["canonical_solution"], "atol": float(row["atol"] or 0),
+            "base_input": [tuple(inp) for inp in base], "plus_input": [tuple(inp) for inp in plus],
+            "data_hash": hashlib.sha256(raw.encode()).hexdigest()})
+
+    def template_values(self, problem: Problem) -> dict[str, Any]:
+        return {"prompt": problem.fields["prompt"], "prompt_stripped": problem.fields["prompt"].strip()}
+
+    def program(self, problem: Problem, code: str, fenced: bool) -> str:
+        if self.dataset != "humaneval":
+            return code
+        return completion_program(problem.fields["prompt"], problem.fields["entry_point"], code,
+                                  self.card.params.get("completion_stop", []))
+
+    def reference_program(self, problem: Problem) -> str:
+        return problem.fields["prompt"] + problem.fields["canonical_solution"]
+
+    def job(self, problem: Problem, program: str) -> ExecJob:
+        reference = self._expected.get(problem.problem_id)
+        return self._job(problem, program, self._candidate_limits(reference["wall_s"] if reference else None))
+
+    def _job(self, problem: Problem, program: str, limits: ExecLimits) -> ExecJob:
+        """The function is called through a wrapper that makes its value plain data the way evalplus compares
+        it: a dict subclass (Counter) as a dict, for three MBPP+ tasks only whether it is None, and a sequence
+        too long to send back quickly (Mbpp/255: 1.7M tuples) as a digest of its items (exact comparison)."""
+        entry = problem.fields["entry_point"]
+        if self.dataset == "mbpp" and entry in MBPP_OUTPUT_NOT_NONE_TASKS:
+            value = "out if isinstance(out, bool) else out is not None"
+        else:
+            value = "dict(out) if isinstance(out, dict) else out"
+        wrapper = ENTRY_WRAPPER_CODE.format(name=ENTRY_WRAPPER, entry=entry, value=value, long=DIGEST_OVER)
+        inputs = problem.fields["base_input"] + problem.fields["plus_input"]
+        return ExecJob("call", program + wrapper, tuple(inputs), entry_point=ENTRY_WRAPPER, limits=limits)
+
+    def _candidate_limits(self, reference_wall_s: float | None) -> ExecLimits:
+        """evalplus derives time limits from the reference solution's own time; never below the user's."""
+        limits = self._limits
+        spent = GT_TIME_LIMIT_FACTOR * (reference_wall_s or 0.0)
+        return replace(limits, timeout_per_test_s=max(limits.timeout_per_test_s, spent),
+                       timeout_total_s=max(limits.timeout_total_s, spent), output_bytes=OUTPUT_BYTES,
+                       memory_mb=max(limits.memory_mb, MEMORY_MB))
+
+    # -- expected outputs: the reference solution's, computed once
+    def prepare(self, problems: list[Problem], executor: Executor) -> None:
+        self._limits = executor_limits(executor)
+        todo = {}
+        for problem in problems:
+            if problem.problem_id in self._expected or problem.problem_id in todo:
+                continue
+            cached = self._cache_path(problem)
+            if cached.exists():
+                self._expected[problem.problem_id] = pickle.loads(cached.read_bytes())
+            else:
+                todo[problem.problem_id] = problem
+        if not todo:
+            return
+        limits = replace(self._limits, output_bytes=OUTPUT_BYTES, **REFERENCE_LIMITS)
+        jobs = [self._job(problem, self.reference_program(problem), limits) for problem in todo.values()]
+        for problem, job, result in zip(todo.values(), jobs, executor.run(jobs)):
+            if len(result.tests) == len(job.tests) and all(o.status == "ok" for o in result.tests):
+                reference = {"expected": [o.value for o in result.tests], "wall_s": result.wall_s}
+                self._expected[problem.problem_id] = reference
+                self._store(problem, reference)
+
+    def _cache_path(self, problem: Problem) -> Path:
+        return cache_dir() / "evalplus" / f"{problem.fields['data_hash']}-{CACHE_VERSION}.pkl"
+
+    def _store(self, problem: Problem, expected: dict[str, Any]) -> None:
+        path = self._cache_path(problem)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_bytes(pickle.dumps(expected))
+        tmp.replace(path)
+
+    def judge(self, problem: Problem, program: str, result: ExecResult) -> Grade:
+        reference = self._expected.get(problem.problem_id)
+        if reference is None:
+            return Grade(False, "sandbox_error", program, {"error": "the reference solution failed on these inputs"})
+        expected, fields, entry = reference["expected"], problem.fields, problem.fields["entry_point"]
+        base_n = len(fields["base_input"])
+        stopped = result_failure(result)
+        base = compare_split(self.dataset, entry, fields["base_input"], expected[:base_n], result.tests[:base_n],
+                             fields["atol"], stopped)
+        plus = compare_split(self.dataset, entry, fields["plus_input"], expected[base_n:], result.tests[base_n:],
+                             fields["atol"], stopped)
+        details: dict[str, Any] = {"base": _verdict(base, base_n), "plus": _verdict(plus, len(fields["plus_input"]))}
+        failure = base or (None if plus is None else (plus[0] + base_n, plus[1]))
+        if failure is None:
+            return Grade(True, "passed", program, details)
+        index, status = failure
+        inputs = fields["base_input"] + fields["plus_input"]
+        details["failed_input"] = short(inputs[index])
+        if index < len(result.tests):
+            outcome = result.tests[index]
+            details["got"] = short(outcome.error if outcome.status != "ok" else outcome.value)
+            details["expected"] = short(expected[index])
+        elif result.error:
+            details["error"] = short(result.error)
+        return Grade(False, status, program, details)
+
+
+def _verdict(failure: tuple[int, str] | None, count: int) -> dict[str, Any]:
+    return {"tests": count, "passed": failure is None} | ({} if failure is None else {"failed_index": failure[0]})
