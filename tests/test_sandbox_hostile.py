@@ -54,19 +54,20 @@ def host_processes_with(marker: str) -> list[int]:
     return found
 
 
-def processes_of(uids: set[int]) -> int:
-    count = 0
+def processes_of(uids: set[int]) -> list[str]:
+    found = []
     for entry in Path("/proc").iterdir():
         try:
             status = (entry / "status").read_text() if entry.name.isdigit() else ""
         except OSError:
             continue
-        uid_line = next((line for line in status.splitlines() if line.startswith("Uid:")), "")
-        count += bool(uid_line) and int(uid_line.split()[1]) in uids
-    return count
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        if "Uid" in fields and int(fields["Uid"].split()[0]) in uids:
+            found.append(f"{entry.name} {fields['Name'].strip()} {fields['State'].strip()}")
+    return found
 
 
-def sandbox_processes(executor) -> int:
+def sandbox_processes(executor) -> list[str]:
     """Host processes running as the workers' uids (each worker: bwrap, its init and the fork server)."""
     return processes_of({worker.uid for worker in executor.workers})
 
@@ -108,6 +109,26 @@ def test_replaced_builtins_and_import_do_not_reach_the_tests(executor):
     # The program's own namespace is changed, but the next job starts from pristine builtins.
     clean = executor.run([ExecJob("script", "def f(x):\n    return -x", ("assert abs(f(3)) == 3",), "f")] * 2)
     assert all(passed(r) for r in clean)
+
+
+@pytest.mark.parametrize("tamper", [
+    "import builtins\nbuiltins.exec = lambda *a, **k: None\nbuiltins.compile = lambda *a, **k: None\n",
+    ("import builtins\nclass Int(int):\n    def __eq__(self, other):\n        return True\n"
+    "builtins.int = Int\nbuiltins.type = lambda x: int if isinstance(x, Int) else type(x)\n"),
+    ("import json\nclass Liar(json.JSONEncoder):\n    def encode(self, o):\n        if isinstance(o, dict):\n"
+    "            o['status'] = 'ok'\n        return super().encode(o)\n"
+    "json._default_encoder = Liar()\njson.JSONEncoder.encode = Liar.encode\n"),
+    "import collections\ncollections.Counter.__eq__ = lambda self, other: True\n",
+])
+def test_tampering_with_what_the_harness_uses_does_not_help(executor, tamper):
+    code = tamper + "import collections\ndef f(x):\n    return collections.Counter('liar') if x == 2 else 0\n"
+    script_job = ExecJob("script", code, ("assert f(2) == 5", "assert f(3) == 7"), "f", stop_on_failure=False)
+    call_job = ExecJob("call", code.replace("collections.Counter('liar')", "Int(5) if 'Int' in globals() else 0"),
+                       ((2,), (3,)), "f", stop_on_failure=False)
+    scripted, called = executor.run([script_job, call_job])
+    assert [t.status for t in scripted.tests] == ["error", "error"], scripted
+    assert all(t.status == "error" or type(t.value) is int and t.value in (0, 5) for t in called.tests), called
+    assert not any(t.status == "ok" and t.value == 7 for t in called.tests)
 
 
 def test_object_whose_eq_is_always_true_is_never_a_value(executor):
@@ -229,7 +250,7 @@ def test_no_process_is_left_behind(executor):
     assert not passed(result)
     assert host_processes_with(marker) == []
     if executor.isolation.own_uid:
-        assert sandbox_processes(executor) <= 3 * len(executor.workers)
+        assert len(sandbox_processes(executor)) <= 3 * len(executor.workers), sandbox_processes(executor)
 
 
 def test_fork_bomb_is_stopped_and_the_pool_goes_on(executor):
@@ -241,7 +262,7 @@ def test_fork_bomb_is_stopped_and_the_pool_goes_on(executor):
     assert not passed(bombed) and bombed.status in ("timeout", "runtime_error")
     assert passed(after)
     if executor.isolation.own_uid:
-        assert sandbox_processes(executor) <= 3 * len(executor.workers)
+        assert len(sandbox_processes(executor)) <= 3 * len(executor.workers), sandbox_processes(executor)
 
 
 def test_memory_bomb_is_stopped(executor):

@@ -40,12 +40,17 @@ HEADER = struct.Struct(">I")
 PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 4, 36
 WALL_FACTOR = 3
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-HONEST_CONTAINERS = {collections.Counter: dict, collections.OrderedDict: dict, collections.defaultdict: dict,
-                     collections.deque: list}
+HONEST_CONTAINERS = {kind: (plain, dict(vars(kind))) for kind, plain in (
+    (collections.Counter, dict), (collections.OrderedDict, dict), (collections.defaultdict, dict),
+    (collections.deque, list))}
 
-# Bound now, before any program runs: a program may replace builtins, but the harness keeps the originals.
-_type, _len, _str, _repr, _format, _exit = type, len, str, repr, format, os._exit
-_dumps, _write, _compare = json.dumps, os.write, hmac.compare_digest
+# A function looks builtins up in the dict its module had when it was defined: with a private copy, a program that
+# replaces builtins.exec, builtins.int or __import__ changes nothing the harness calls. Module attributes the
+# child calls after the program started (os.write, sys.modules) are bound here for the same reason.
+__builtins__ = dict(builtins.__dict__)
+_type, _len, _str, _repr, _format, _exit, _write = type, len, str, repr, format, os._exit, os.write
+_compare, _modules = hmac.compare_digest, sys.modules
+_quote = json.encoder.encode_basestring_ascii   # C code: no Python-level hook a program could patch
 
 
 class Unencodable(Exception):
@@ -83,7 +88,10 @@ def encode(value, depth=0, lenient=False):
         raise Unencodable(f"value nested deeper than {MAX_DEPTH} levels")
     kind = _type(value)
     if lenient and kind in HONEST_CONTAINERS:
-        value, kind = HONEST_CONTAINERS[kind](value), HONEST_CONTAINERS[kind]
+        plain, original = HONEST_CONTAINERS[kind]
+        if _len(kind.__dict__) != _len(original) or any(kind.__dict__.get(k) is not v for k, v in original.items()):
+            raise Unencodable(f"returned a {kind.__qualname__} whose class the program changed")
+        value, kind = plain(value), plain
     if value is None or kind is bool or kind is str:
         return value
     if kind is int:
@@ -104,6 +112,25 @@ def encode(value, depth=0, lenient=False):
     return {tag: [encode(item, depth + 1, lenient) for item in value]}
 
 
+def to_json(value):
+    """JSON text of encode()'s output (str keys, finite floats). Not json.dumps: a program can patch json's
+    Python classes, and the report lines it would then write carry the secret."""
+    kind = _type(value)
+    if kind is str:
+        return _quote(value)
+    if value is None or kind is bool:
+        return {None: "null", True: "true", False: "false"}[value]
+    if kind is int:
+        return int.__repr__(value)
+    if kind is float:
+        return float.__repr__(value)
+    if kind is list:
+        return "[" + ",".join([to_json(item) for item in value]) + "]"
+    if kind is dict:
+        return "{" + ",".join([_quote(k) + ":" + to_json(v) for k, v in dict.items(value)]) + "}"
+    raise Unencodable(f"cannot write a {kind.__name__}")
+
+
 # ---------------------------------------------------------------- the child
 def describe_exception(exc) -> str:
     try:
@@ -116,7 +143,7 @@ def describe_exception(exc) -> str:
 def make_emitter(fd, secret):
     def emit(**fields):
         fields["key"] = secret
-        data = (_dumps(fields) + "\n").encode()
+        data = (to_json(fields) + "\n").encode()
         while data:
             data = data[_write(fd, data):]
     return emit
@@ -151,9 +178,9 @@ def enter_child(stdin_fd, out_fd, err_fd, report_fd, job, config):
 def fresh_module(name):
     module = types.ModuleType(name)
     module.__dict__["__builtins__"] = builtins
-    sys.modules[name] = module
+    _modules[name] = module
     if name != "__main__":
-        sys.modules["__main__"] = types.ModuleType("__main__")
+        _modules["__main__"] = types.ModuleType("__main__")
     return module
 
 
@@ -193,7 +220,7 @@ class Pristine:
 
     def module(self, name):
         module = self.modules[name]
-        sys.modules[name] = module
+        _modules[name] = module
         module.__dict__.update(self.saved[name])
         return module
 
@@ -231,7 +258,7 @@ def run_test(kind, test, module, names, entry_point, cap):
         exec(compile(test, "<test>", "exec"), names)  # noqa: S102 - running untrusted code is the job
         return None
     value = encode(resolve(module.__dict__, entry_point)(*test))
-    if _len(_dumps(value)) > cap:
+    if _len(to_json(value)) > cap:
         raise OverflowError(f"returned value larger than {cap} bytes")
     return value
 
@@ -591,7 +618,7 @@ def serve(config):
         os.dup2(devnull, fd)
     harden()
     pristine = Pristine()
-    send_frame(control_out, _dumps({"ready": True, "python": sys.version.split()[0]}).encode())
+    send_frame(control_out, json.dumps({"ready": True, "python": sys.version.split()[0]}).encode())
     while True:
         frame = recv_frame(control_in)
         if frame is None:
@@ -602,7 +629,7 @@ def serve(config):
         except Exception as exc:  # noqa: BLE001 - a server fault on one job: report it, keep serving
             reply = {"status": "sandbox_error", "tests": [], "error": describe_exception(exc)}
         reply["job"] = job["id"]
-        send_frame(control_out, _dumps(reply).encode())
+        send_frame(control_out, json.dumps(reply).encode())
 
 
 if __name__ == "__main__":

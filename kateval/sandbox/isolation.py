@@ -11,6 +11,7 @@ The two weak levels warn; describe() records the level in run.json.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -24,7 +25,15 @@ SYSTEM_PYTHON = "/usr/bin/python3.11"
 SERVER_SOURCE = Path(__file__).with_name("forkserver.py")
 BOOTSTRAP = ("import os, sys\nwith os.fdopen(int(sys.argv[1]), 'rb') as source:\n"
              "    exec(compile(source.read(), 'kateval-forkserver', 'exec'))")
-UID_BASE = 2_000_000_000          # far above any real account; one uid per worker per parent process
+UID_BASE = 2_000_000_000          # far above any real account
+UIDS_PER_PROCESS = 512
+_uid_serial = itertools.count()
+
+
+def fresh_uid() -> int:
+    """A uid no other sandbox process uses: rlimits on processes count per uid, and a fork server's cleanup kills
+    every process of its uid."""
+    return UID_BASE + os.getpid() * UIDS_PER_PROCESS + next(_uid_serial) % UIDS_PER_PROCESS
 SCRATCH_BYTES = 64 << 20
 FILE_BYTES = 16 << 20
 NPROC = 64
@@ -116,7 +125,7 @@ def detect() -> Isolation:
     root = os.geteuid() == 0
     bwrap = shutil.which("bwrap")
     has_setpriv = shutil.which("setpriv") is not None
-    probe_uid = UID_BASE + os.getpid() * 8 + 7
+    probe_uid = fresh_uid()
     if bwrap and root and has_setpriv and _works(
             ["setpriv", f"--reuid={probe_uid}", f"--regid={probe_uid}", "--clear-groups"] + bwrap_args(bwrap)):
         return Isolation("bwrap+uid", interpreter, None, notes)

@@ -23,7 +23,7 @@ from typing import Any
 
 from kateval.sandbox import codec
 from kateval.sandbox.forkserver import HEADER, WALL_FACTOR, send_frame
-from kateval.sandbox.isolation import SERVER_SOURCE, UID_BASE, Isolation, command
+from kateval.sandbox.isolation import SERVER_SOURCE, Isolation, command, fresh_uid
 from kateval.types import ExecJob, ExecLimits, ExecResult, TestOutcome
 
 START_TIMEOUT_S = 60.0
@@ -38,8 +38,8 @@ class WorkerDied(Exception):
 class Worker:
     """One fork server process and the pipes to it."""
 
-    def __init__(self, isolation: Isolation, index: int):
-        self.isolation, self.uid = isolation, UID_BASE + os.getpid() * 8 + index
+    def __init__(self, isolation: Isolation):
+        self.isolation, self.uid = isolation, fresh_uid()
         self.scratch = None
         self.proc: subprocess.Popen | None = None
 
@@ -158,7 +158,7 @@ class SandboxExecutor:
 
     def __init__(self, isolation: Isolation, workers: int, limits: ExecLimits):
         self.isolation, self.limits = isolation, limits
-        self.workers = [Worker(isolation, index) for index in range(max(1, workers))]
+        self.workers = [Worker(isolation) for _ in range(max(1, workers))]
         self._lock = threading.Lock()
         for worker in self.workers:
             worker.start()
