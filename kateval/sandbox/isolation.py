@@ -64,8 +64,11 @@ class Isolation:
 
     def describe(self) -> dict:
         return {"isolation": self.level, "interpreter": self.interpreter, "warning": self.warning,
+                "namespaces": "user, pid, net, mount, ipc, uts" if self.pid_namespace else None,
+                "uid": "a fresh unprivileged uid per worker" if self.own_uid else "the caller's",
                 "network": "none" if self.pid_namespace else "host",
-                "host_files": "none (read-only /usr only)" if self.pid_namespace else "readable as the worker uid",
+                "host_files": "none; /usr and three /etc files read-only" if self.pid_namespace
+                else "what the worker uid may read",
                 "rlimits": {"file_bytes": FILE_BYTES, "open_files": 256, "processes": NPROC if self.own_uid else None,
                             "address_space": "memory_mb", "cpu_s": "timeout_total_s + 2"},
                 "scratch_bytes": SCRATCH_BYTES if self.pid_namespace else None}

@@ -220,7 +220,11 @@ class SandboxExecutor:
 
     def describe(self) -> dict[str, Any]:
         return {**self.isolation.describe(), "workers": len(self.workers), "server_python": self.server_python,
-                "limits": asdict(self.limits), "notes": list(self.isolation.notes)}
+                "limits": asdict(self.limits), "notes": list(self.isolation.notes),
+                "time_limits": f"CPU seconds used by the program, per test and per job; wall clock capped at "
+                               f"{WALL_FACTOR}x those",
+                "output_cap": "stdout per test and each returned value, output_bytes each",
+                "job_limits": "a job's own limits when it sets any, else these"}
 
     def close(self) -> None:
         for worker in self.workers:
