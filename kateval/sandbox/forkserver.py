@@ -624,11 +624,12 @@ def serve(config):
         if frame is None:
             return
         job = pickle.loads(frame)
+        started = time.monotonic()
         try:
             reply = run_job(job, config, pristine)
         except Exception as exc:  # noqa: BLE001 - a server fault on one job: report it, keep serving
             reply = {"status": "sandbox_error", "tests": [], "error": describe_exception(exc)}
-        reply["job"] = job["id"]
+        reply["job"], reply["wall_s"] = job["id"], time.monotonic() - started
         send_frame(control_out, json.dumps(reply).encode())
 
 
