@@ -1,0 +1,83 @@
+"""Ground truth through the real sandbox: reference solutions pass their own graders, and LiveCodeBench's
+officially correct leaderboard samples pass our public-test grading. Subsets here; the whole sets are `slow`."""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from kateval.gold import run_gold
+from kateval.grading import grade_completions
+from kateval.tasks import load_task
+from kateval.tasks.livecodebench import official_outputs_to_rows
+from kateval.types import Completion
+
+SUBMISSIONS = "outputs/livecodebench_submissions"
+O1_MINI = "O1-Mini-2024-09-12_N1_Scenario.codegeneration_1_0.2_eval_all.json.gz"
+O1_PREVIEW = "O1-Preview-2024-09-12_N1_Scenario.codegeneration_1_0.2_eval_all.json.gz"
+
+
+@pytest.fixture(scope="module")
+def executor():
+    from kateval.sandbox import make_executor
+
+    executor = make_executor(workers=2)
+    yield executor
+    executor.close()
+
+
+def _subset(task, ids):
+    problems = tuple(p for p in task.problems if p.problem_id in ids)
+    assert len(problems) == len(ids)
+    return dataclasses.replace(task, problems=problems)
+
+
+# MBPP 126 (`sum` shadows a builtin), 367/927 (setup code builds the program's objects), 11 and 16 (challenge)
+SUBSETS = {
+    "humaneval": {f"HumanEval/{i}" for i in (0, 10, 32, 38, 50, 163)},
+    "mbpp": {"16", "126", "367", "927", "11", "510"},
+    "mbpp_sanitized": {"126", "11", "17"},
+    "humaneval_plus": {"HumanEval/2", "HumanEval/32", "HumanEval/53"},
+    "mbpp_plus": {"Mbpp/2", "Mbpp/88", "Mbpp/124", "Mbpp/581", "Mbpp/603"},
+}
+
+
+@pytest.mark.parametrize("name", sorted(SUBSETS))
+def test_reference_solutions_pass_their_grader(name, data_dir, executor, tmp_path, monkeypatch):
+    monkeypatch.setenv("KATEVAL_CACHE_DIR", str(tmp_path))
+    report = run_gold(_subset(load_task(name, data_dir), SUBSETS[name]), executor, show_progress=False)
+    assert report.ok and report.passed == len(SUBSETS[name]), report.failures
+    if name == "mbpp":
+        assert report.challenge_total == 2 and report.challenge_passed == 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(SUBSETS))
+def test_every_reference_solution_passes(name, data_dir, executor):
+    report = run_gold(load_task(name, data_dir), executor, show_progress=False)
+    assert report.ok, [(r.problem_id, r.status, r.grade_details) for r in report.failures]
+
+
+def _official(data_dir: Path, name: str, window: bool) -> tuple[object, list[Completion]]:
+    task = load_task("livecodebench_v5_2408_2502" if window else "livecodebench", data_dir)
+    selected = {p.problem_id for p in task.selected}
+    rows = [r for r in official_outputs_to_rows(data_dir / SUBMISSIONS / name, task.name)
+            if r["official_correct"] and r["problem_id"] in selected]
+    return task, [Completion(task.name, r["problem_id"], r["sample_index"], r["completion"], None, "stop")
+                  for r in rows]
+
+
+def test_officially_correct_lcb_samples_pass_public_tests_in_a_window(data_dir, executor):
+    task, completions = _official(data_dir, O1_MINI, window=True)
+    assert len(completions) > 100
+    failed = [r for r in grade_completions(task, completions, None, executor) if not r.correct]
+    assert not failed, [(r.problem_id, r.status, r.grade_details) for r in failed]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("outputs", [O1_MINI, O1_PREVIEW])
+def test_every_officially_correct_lcb_sample_passes_public_tests(outputs, data_dir, executor):
+    task, completions = _official(data_dir, outputs, window=False)
+    failed = [r for r in grade_completions(task, completions, None, executor) if not r.correct]
+    assert not failed, [(r.problem_id, r.status, r.grade_details) for r in failed]
