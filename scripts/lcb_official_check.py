@@ -13,8 +13,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from kateval.store import iter_records
 from kateval.scoring import score_file
+from kateval.store import iter_records
 from kateval.tasks.livecodebench import official_outputs_to_rows
 
 
