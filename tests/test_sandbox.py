@@ -185,3 +185,10 @@ def test_without_bwrap_it_warns_records_and_still_isolates_what_it_can(monkeypat
     if fallback.level == "uid":
         assert uid not in (0, os.getuid())
     assert described["isolation"] == fallback.level and "network" in described["warning"]
+
+
+def test_script_entry_point_may_return_numpy_scalars_but_not_arrays(executor):
+    code = "import numpy as np\ndef f(x):\n    return np.float64(x) / 2 if x else np.arange(2)\n"
+    tests = ("assert abs(f(1) - 0.5) < 1e-9", "assert list(f(0)) == [0, 1]")
+    result = run_one(executor, ExecJob("script", code, tests, "f", stop_on_failure=False))
+    assert [t.status for t in result.tests] == ["ok", "error"]
