@@ -124,7 +124,7 @@ def test_describe_records_versions_times_and_template(backend, samples):
 
 def _run_cmd(model: Path, out: Path, data_dir: Path) -> list[str]:
     return [sys.executable, "-m", "kateval", "run", "--backend", "vllm", "--model", str(model), "--tasks", "aime24",
-            "--limit", "6", "--n", "4", "--temperature", "1.0", "--max-tokens", "300", "--max-model-len", "2024",
+            "--limit", "8", "--n", "4", "--temperature", "1.0", "--max-tokens", "500", "--max-model-len", "2048",
             "--backend-option", "flush_s=0", "--no-progress", "--out", str(out), "--data-dir", str(data_dir)]
 
 
@@ -140,20 +140,20 @@ def test_resume_after_sigkill_generates_only_what_was_missing(tiny_model, data_d
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     samples_file = killed / "samples.jsonl"
     deadline = time.monotonic() + 240
-    while not (samples_file.exists() and samples_file.read_bytes().count(b"\n") >= 4):
+    while not (samples_file.exists() and samples_file.read_bytes().count(b"\n") >= 1):
         assert process.poll() is None and time.monotonic() < deadline, "the run ended before it could be killed"
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
     process.wait()
     stored_before = len(_records(killed))
-    assert 0 < stored_before < 24
+    assert 0 < stored_before < 32
     subprocess.run(_run_cmd(tiny_model, killed, data_dir), env=env, cwd=REPO, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     meta = read_run_meta(killed)
     assert meta["resumed"] == 1
-    assert meta["backend"]["generated_samples"] == 24 - stored_before
+    assert meta["backend"]["generated_samples"] == 32 - stored_before
     resumed = _records(killed)
-    assert len(resumed) == 24 and sum(1 for _ in iter_records(killed)) == 24
+    assert len(resumed) == 32 and sum(1 for _ in iter_records(killed)) == 32
 
     whole = tmp_path / "whole"
     assert cli.main(_run_cmd(tiny_model, whole, data_dir)[3:]) == 0
