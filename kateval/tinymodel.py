@@ -9,8 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from kateval.tokenizers import AUTOTHINK_TAGS
 
