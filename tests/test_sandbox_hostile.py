@@ -259,7 +259,7 @@ def test_fork_bomb_is_stopped_and_the_pool_goes_on(executor):
     limits = ExecLimits(timeout_per_test_s=0.3, timeout_total_s=1.0, memory_mb=256)
     bomb_job = ExecJob("script", bomb, (CHECK + "check(f)",), "f", limits=limits)
     bombed, after = executor.run([bomb_job, script("def f(x):\n    return 2 * x + 1 if x == 2 else 7")])
-    assert not passed(bombed) and bombed.status in ("timeout", "runtime_error")
+    assert not passed(bombed) and bombed.status in ("timeout", "runtime_error", "memory")
     assert passed(after)
     if executor.isolation.own_uid:
         assert len(sandbox_processes(executor)) <= 3 * len(executor.workers), sandbox_processes(executor)
@@ -272,6 +272,17 @@ def test_memory_bomb_is_stopped(executor):
         "def f(x):\n    hog = []\n    while True:\n        hog.append(' ' * (1 << 20))")]
     for result in executor.run(jobs):
         assert not passed(result) and result.status == "memory"
+
+
+def test_memory_spread_over_forked_processes_is_stopped(isolated):
+    limits = ExecLimits(timeout_per_test_s=5.0, timeout_total_s=5.0, memory_mb=128)
+    code = ("import os, time\ndef f(x):\n    for _ in range(8):\n        if os.fork() == 0:\n"
+            "            hog = b'x' * (100 << 20)\n            time.sleep(30)\n    time.sleep(30)\n")
+    started = time.monotonic()
+    result = isolated.run([ExecJob("script", code, (CHECK + "check(f)",), "f", limits=limits)])[0]
+    assert result.status == "memory" and "together" in result.tests[0].error
+    assert time.monotonic() - started < 5
+    assert len(sandbox_processes(isolated)) <= 3 * len(isolated.workers)
 
 
 def test_output_flood_is_cut_at_the_cap(executor):

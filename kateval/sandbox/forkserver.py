@@ -40,7 +40,8 @@ HEADER = struct.Struct(">I")
 PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 4, 36
 WALL_FACTOR = 3
 HEAP_TYPE = 1 << 9   # Py_TPFLAGS_HEAPTYPE: a class made at run time (by the program, say), not a C type
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+CLOCK_TICKS, PAGE_BYTES = os.sysconf("SC_CLK_TCK"), os.sysconf("SC_PAGE_SIZE")
+MEMORY_POLL_S = 0.05
 HONEST_CONTAINERS = {kind: (plain, dict(vars(kind))) for kind, plain in (
     (collections.Counter, dict), (collections.OrderedDict, dict), (collections.defaultdict, dict),
     (collections.deque, list))}
@@ -435,11 +436,39 @@ def pump(fds, pidfd, handlers, timeout):
     return False
 
 
-def watch(pid, pipes, watcher, budget, config):
+class MemoryGuard:
+    """RLIMIT_AS caps each process; a program that forks could still hold memory_mb in every child. Inside the
+    sandbox's pid namespace every process but init and the server belongs to the job, so their resident memory
+    is summed every MEMORY_POLL_S once the job has run that long."""
+
+    def __init__(self, limits, config):
+        self.cap = 2 * (limits["memory_mb"] << 20)
+        self.next_check = time.monotonic() + MEMORY_POLL_S if config["kill"] == "all" and config["pidns"] else None
+        self.skip = {"1", _str(os.getpid())}
+
+    def wait_at_most(self, seconds):
+        return seconds if self.next_check is None else max(0.0, min(seconds, self.next_check - time.monotonic()))
+
+    def exceeded(self):
+        if self.next_check is None or time.monotonic() < self.next_check:
+            return False
+        self.next_check = time.monotonic() + MEMORY_POLL_S
+        pages = 0
+        for name in os.listdir("/proc"):
+            if name.isdigit() and name not in self.skip:
+                try:
+                    with open(f"/proc/{name}/statm", "rb") as handle:
+                        pages += int(handle.read().split()[1])
+                except (OSError, ValueError, IndexError):
+                    continue
+        return pages * PAGE_BYTES > self.cap
+
+
+def watch(pid, pipes, watcher, budget, config, limits):
     handlers = {pipes["out"][0]: watcher.feed_stdout, pipes["err"][0]: watcher.feed_stderr}
     if "report" in pipes:
         handlers[pipes["report"][0]] = watcher.feed_report
-    pidfd = os.pidfd_open(pid)
+    pidfd, guard = os.pidfd_open(pid), MemoryGuard(limits, config)
     open_fds, seen = set(handlers), 0
     test_start, test_wall_end = 0.0, time.monotonic() + WALL_FACTOR * budget.per_test
     try:
@@ -451,7 +480,9 @@ def watch(pid, pipes, watcher, budget, config):
             remaining = budget.left(used, test_start, test_wall_end)
             if remaining <= 0:
                 watcher.stopped = "timeout"
-            elif pump(open_fds, pidfd, handlers, remaining):
+            elif guard.exceeded():
+                watcher.stopped = "memory"
+            elif pump(open_fds, pidfd, handlers, guard.wait_at_most(remaining)):
                 status, usage = os.wait4(pid, 0)[1:]
                 watcher.exit_status = status
                 budget.spent += usage.ru_utime + usage.ru_stime
@@ -508,6 +539,8 @@ def stopped_outcome(watcher, limits):
     if watcher.stopped == "timeout":
         return {"status": "timeout", "error": f"time limit ({limits['timeout_per_test_s']} CPU s per test, "
                                               f"{limits['timeout_total_s']} CPU s per job, x{WALL_FACTOR} wall)"}
+    if watcher.stopped == "memory":
+        return {"status": "memory", "error": f"the job's processes held over {2 * limits['memory_mb']} MB together"}
     if watcher.stopped == "output_limit":
         return {"status": "output_limit", "error": f"output over {limits['output_bytes']} bytes"}
     status = watcher.exit_status
@@ -530,7 +563,7 @@ def run_program_job(job, config, pristine):
     pid, pipes = spawn(job, b"", True, config, pristine)
     watcher = Watch(job["secret"], limits["output_bytes"])
     try:
-        watch(pid, pipes, watcher, Budget(limits), config)
+        watch(pid, pipes, watcher, Budget(limits), config, limits)
     finally:
         close_pipes(pipes)
     return summarize(job, watcher)
@@ -566,7 +599,7 @@ def run_stdio_job(job, config, pristine):
         pid, pipes = spawn(job, data, False, config, pristine)
         watcher = Watch(job["secret"], limits["output_bytes"])
         try:
-            watch(pid, pipes, watcher, budget, config)
+            watch(pid, pipes, watcher, budget, config, limits)
         finally:
             close_pipes(pipes)
         tests.append(stdio_outcome(watcher, limits))

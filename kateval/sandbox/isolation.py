@@ -58,7 +58,7 @@ class Isolation:
         return self.level.startswith("bwrap")
 
     def server_config(self) -> dict:
-        return {"scratch": "/tmp" if self.pid_namespace else None, "file_bytes": FILE_BYTES,
+        return {"scratch": "/tmp" if self.pid_namespace else None, "file_bytes": FILE_BYTES, "pidns": self.pid_namespace,
                 "nproc": NPROC if self.own_uid else None, "kill": "all" if self.own_uid or self.pid_namespace
                 else "group"}
 
@@ -71,6 +71,8 @@ class Isolation:
                 else "what the worker uid may read",
                 "rlimits": {"file_bytes": FILE_BYTES, "open_files": 256, "processes": NPROC if self.own_uid else None,
                             "address_space": "memory_mb", "cpu_s": "timeout_total_s + 2"},
+                "job_memory": "resident memory of all the job's processes, 2 x memory_mb" if self.pid_namespace
+                else "per process only",
                 "scratch_bytes": SCRATCH_BYTES if self.pid_namespace else None}
 
 
