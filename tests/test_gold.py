@@ -37,7 +37,7 @@ def _subset(task, ids):
 SUBSETS = {
     "humaneval": {f"HumanEval/{i}" for i in (0, 10, 32, 38, 50, 163)},
     "mbpp": {"16", "126", "367", "927", "11", "510"},
-    "mbpp_sanitized": {"126", "11", "17"},
+    "mbpp_sanitized": {"126", "11", "17", "737"},
     "humaneval_plus": {"HumanEval/2", "HumanEval/32", "HumanEval/53"},
     "mbpp_plus": {"Mbpp/2", "Mbpp/88", "Mbpp/124", "Mbpp/581", "Mbpp/603"},
 }
