@@ -162,9 +162,13 @@ class SandboxExecutor:
         self.isolation, self.limits = isolation, limits
         self.workers = [Worker(isolation) for _ in range(max(1, workers))]
         self._lock = threading.Lock()
-        for worker in self.workers:
-            worker.start()
-        self.server_python = [worker.wait_ready().get("python") for worker in self.workers].pop()
+        try:
+            for worker in self.workers:
+                worker.start()
+            self.server_python = [worker.wait_ready().get("python") for worker in self.workers].pop()
+        except (WorkerDied, OSError):
+            self.close()
+            raise
 
     def limits_for(self, job: ExecJob) -> ExecLimits:
         """A job's own limits when the adapter set them, else the executor's (the CLI's) limits."""
