@@ -7,9 +7,10 @@ import shutil
 
 import pytest
 
+from kateval import sandbox
 from kateval.sandbox import SandboxExecutor, codec, isolation, make_executor
 from kateval.sandbox.forkserver import Unencodable, encode
-from kateval.types import ExecJob, ExecLimits
+from kateval.types import ExecJob, ExecLimits, KatevalError
 
 LIMITS = ExecLimits(timeout_per_test_s=1.5, timeout_total_s=6.0, memory_mb=512, output_bytes=1 << 16)
 
@@ -192,3 +193,10 @@ def test_script_entry_point_may_return_numpy_scalars_but_not_arrays(executor):
     tests = ("assert abs(f(1) - 0.5) < 1e-9", "assert list(f(0)) == [0, 1]")
     result = run_one(executor, ExecJob("script", code, tests, "f", stop_on_failure=False))
     assert [t.status for t in result.tests] == ["ok", "error"]
+
+
+def test_a_sandbox_that_cannot_start_is_a_one_line_error(monkeypatch):
+    broken = isolation.Isolation("bwrap+uid" if os.geteuid() == 0 else "bwrap", "/nonexistent/python3")
+    monkeypatch.setattr(sandbox, "detect", lambda: broken)
+    with pytest.raises(KatevalError, match="sandbox worker failed to start"):
+        make_executor(workers=1, limits=LIMITS)
