@@ -5,6 +5,7 @@ was running: that job is graded runtime_error, the worker is restarted, and the 
 """
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import pickle
@@ -28,7 +29,6 @@ from kateval.types import ExecJob, ExecLimits, ExecResult, TestOutcome
 
 START_TIMEOUT_S = 60.0
 GRACE_S = 10.0          # the server enforces limits itself; the parent steps in only when it stops answering
-_job_ids = iter(range(1, 1 << 62))
 
 
 class WorkerDied(Exception):
@@ -162,6 +162,7 @@ class SandboxExecutor:
         self.isolation, self.limits = isolation, limits
         self.workers = [Worker(isolation) for _ in range(max(1, workers))]
         self._lock = threading.Lock()
+        self._job_ids = itertools.count(1)   # a reply must name the job it answers
         try:
             for worker in self.workers:
                 worker.start()
@@ -202,7 +203,7 @@ class SandboxExecutor:
 
     def _run_one(self, worker: Worker, job: ExecJob) -> ExecResult:
         limits = self.limits_for(job)
-        job_id, secret = next(_job_ids), secrets.token_hex(16)
+        job_id, secret = next(self._job_ids), secrets.token_hex(16)
         started = time.monotonic()
         try:
             payload = _payload(job, limits, job_id, secret)
