@@ -88,6 +88,15 @@ def test_stdio_runs_main_per_input(executor):
     assert "ValueError" in result.tests[2].error
 
 
+def test_stdio_waits_for_threads_and_atexit_like_python(executor):
+    code = ("import atexit, sys, threading, time\n"
+            "def main():\n    time.sleep(0.2)\n    print(int(sys.stdin.readline()) * 2)\n"
+            "atexit.register(lambda: print('bye'))\n"
+            "threading.stack_size(1 << 26)\nthreading.Thread(target=main).start()\n")
+    result = run_one(executor, ExecJob("stdio", code, ("21\n",)))
+    assert result.tests[0].status == "ok" and result.tests[0].value == "42\nbye\n"
+
+
 def test_stdio_has_numpy_and_a_scratch_dir(executor):
     code = "import numpy as np, os\nopen('f.txt', 'w').write('hi')\nprint(int(np.arange(4).sum()), os.getcwd())\n"
     result = run_one(executor, ExecJob("stdio", code, ("",)))

@@ -14,6 +14,7 @@ type checks and compared by the parent; nothing the program built is ever compar
 program shares the child process with the harness, so a program written specifically to dig the secret out of
 this harness's memory could forge a report; the isolation (no network, no host files, rlimits) still holds.
 """
+import atexit
 import builtins
 import collections
 import ctypes
@@ -310,6 +311,22 @@ def run_main(code):
     except BaseException:  # noqa: BLE001
         traceback.print_exc()
         status = 1
+    return finish_like_python(status)
+
+
+def finish_like_python(status):
+    """What the interpreter does at a normal exit: wait for non-daemon threads (many contest programs run main()
+    in a thread for a bigger stack), then run atexit hooks (some print their output there)."""
+    try:
+        threading = _modules.get("threading")
+        if threading is not None:
+            threading._shutdown()
+        atexit._run_exitfuncs()
+    except MemoryError:
+        return 3
+    except BaseException:  # noqa: BLE001
+        traceback.print_exc()
+        return status or 1
     return status
 
 
