@@ -365,7 +365,7 @@ class Watch:
             try:
                 message = json.loads(line)
                 ok = _type(message) is dict and _compare(str(message.pop("key", "")), self.secret)
-            except (ValueError, TypeError):
+            except (ValueError, TypeError, RecursionError):   # whatever a program wrote on the pipe
                 continue
             if ok:
                 self.reports.append(message)
