@@ -148,14 +148,14 @@ def test_printing_or_writing_fake_verdicts_is_ignored(executor):
     fake = ('{"event": "loaded", "key": "%s"}\n{"event": "test", "status": "ok", "key": "%s"}\n'
             '{"event": "done", "key": "%s"}\n') % (("0" * 32,) * 3)
     code = (WRONG + "import os, sys\n"
-            f"FAKE = {fake!r}\n"
+            f"FAKE = {fake!r} + '[' * 100000 + '\\n'\n"
             "print('passed'); print(FAKE); sys.stderr.write(FAKE)\n"
             "for fd in range(3, 64):\n"
             "    try:\n        os.write(fd, FAKE.encode())\n    except OSError:\n        pass\n"
             "os._exit(0)\n")
     for job in (script(code), ExecJob("call", code, ((1,),), "f")):
         result = executor.run([job])[0]
-        assert not passed(result)
+        assert not passed(result) and result.status == "runtime_error"
 
 
 def test_checker_files_and_server_memory_are_unreadable(isolated):
