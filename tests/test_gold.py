@@ -81,3 +81,12 @@ def test_every_officially_correct_lcb_sample_passes_public_tests(outputs, data_d
     task, completions = _official(data_dir, outputs, window=False)
     failed = [r for r in grade_completions(task, completions, None, executor) if not r.correct]
     assert not failed, [(r.problem_id, r.status, r.grade_details) for r in failed]
+
+
+def test_a_program_that_shadows_builtins_check_uses_is_not_passed(data_dir, executor):
+    """HumanEval's check() runs with the harness's builtins, not the program's: `abs = lambda x: 0` plus a
+    wrong mean_absolute_deviation would pass a check defined beside the program."""
+    task = load_task("humaneval", data_dir)
+    code = "```python\nabs = lambda x: 0\ndef mean_absolute_deviation(numbers):\n    return 0.0\n```"
+    record, = grade_completions(task, [Completion("humaneval", "HumanEval/4", 0, code, None, "stop")], None, executor)
+    assert not record.correct and record.status == "wrong_answer"

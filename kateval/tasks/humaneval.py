@@ -51,8 +51,10 @@ class HumanEvalAdapter(CodeAdapter):
         return problem.fields["prompt"] + problem.fields["canonical_solution"]
 
     def job(self, problem: Problem, program: str) -> ExecJob:
-        return ExecJob("script", program + "\n\n" + problem.fields["test"],
-                       (f"check({problem.fields['entry_point']})",), entry_point=problem.fields["entry_point"])
+        # The test goes with the tests, not the program: defined beside the program, `check` would see the
+        # program's globals (a shadowed `abs` or `isinstance`) instead of the harness's pristine builtins.
+        entry = problem.fields["entry_point"]
+        return ExecJob("script", program, (problem.fields["test"] + f"\ncheck({entry})",), entry_point=entry)
 
     def judge(self, problem: Problem, program: str, result: ExecResult) -> Grade:
         failure = first_failure(result, 1, assert_means_wrong=True)
