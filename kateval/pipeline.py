@@ -35,7 +35,7 @@ class RunConfig:
 
     def identity(self) -> dict[str, Any]:
         """What must be equal for a run directory to be resumed."""
-        volatile = {"base_url", "api_key"}
+        volatile = {"base_url", "api_key", "concurrency"}  # how to reach the model, not what it computes
         return {
             "tasks": list(self.tasks), "limit": self.limit, "backend": self.backend.name,
             "model": self.backend.model, "profile": self.backend.profile, "mode": self.backend.mode,

@@ -46,13 +46,13 @@ class HFTokenizer:
         try:
             from transformers import AutoTokenizer
 
-            self._tok = AutoTokenizer.from_pretrained(path)
+            self.hf = AutoTokenizer.from_pretrained(path)  # the transformers tokenizer, for chat templates
         except Exception as exc:  # missing path, no network for a hub id, broken files
             raise KatevalError(f"cannot load tokenizer '{path}': {type(exc).__name__}: {exc}") from exc
         self.name = path
 
     def encode(self, text: str) -> list[int]:
-        return list(self._tok.encode(text, add_special_tokens=False))
+        return list(self.hf.encode(text, add_special_tokens=False))
 
     def decode(self, ids: Sequence[int]) -> str:
-        return self._tok.decode(list(ids), skip_special_tokens=False, clean_up_tokenization_spaces=False)
+        return self.hf.decode(list(ids), skip_special_tokens=False, clean_up_tokenization_spaces=False)

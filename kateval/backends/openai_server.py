@@ -35,7 +35,7 @@ class OpenAIBackend(Backend):
             raise KatevalError("the openai backend needs --model (the name the server serves)")
         self.base_url = self.options["base_url"].rstrip("/")
         self._tokenizer = _local_tokenizer(self.options.get("tokenizer") or config.model)
-        self._hf = self._tokenizer._tok if self._tokenizer else None   # the transformers tokenizer inside
+        self._hf = self._tokenizer.hf if self._tokenizer else None
         template = getattr(self._hf, "chat_template", None)
         self.profile: Profile = get_profile(config.profile, template if isinstance(template, str) else None)
         self.profile.forcing(config.mode)

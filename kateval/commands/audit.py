@@ -15,11 +15,10 @@ from kateval.types import KatevalError
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = ("Audit three runs of the same problems (--auto, --on, --off), or generate them first "
                           "(--tasks with any `kateval run` flag), into audit.json, audit.md and audit.html.")
-    run.add_arguments(parser)   # generating the three runs takes every `kateval run` flag; three mean more here
-    _amend(parser, "tasks", required=False, help="generate the three runs first: comma-separated task names")
-    _amend(parser, "mode", choices=["auto"], help=argparse.SUPPRESS)
-    _amend(parser, "out", help="where audit.json/md/html go (default: the folder holding the three runs; with "
-                               "--tasks, runs/<model>-audit-<tasks>, the runs in its auto/on/off)")
+    parser.add_argument("--tasks", help="generate the three runs first: comma-separated task names")
+    parser.add_argument("--out", help="where audit.json/md/html go (default: the folder holding the three runs; with "
+                                      "--tasks, runs/<model>-audit-<tasks>, the runs in its auto/on/off)")
+    run.add_generation_arguments(parser)   # generating the three runs takes every other `kateval run` flag
     audit = parser.add_argument_group("audit")
     for mode in MODES:
         audit.add_argument(f"--{mode}", metavar="DIR", help=f"existing run directory of mode {mode} "
@@ -31,12 +30,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for name, meaning in (("alpha", "length cut"), ("beta", "accuracy gain"), ("gamma", "accuracy drop")):
         audit.add_argument(f"--aes-{name}", type=float, default=getattr(defaults, name),
                            help=f"AES weight of the relative {meaning} (default {getattr(defaults, name)}, O1-Pruner)")
-
-
-def _amend(parser: argparse.ArgumentParser, dest: str, **changes) -> None:
-    action = next(a for a in parser._actions if a.dest == dest)   # argparse has no public way to amend one
-    for key, value in changes.items():
-        setattr(action, key, value)
 
 
 def generate_runs(args: argparse.Namespace) -> tuple[dict[str, Path], Path]:

@@ -13,14 +13,19 @@ from kateval.types import KatevalError, SamplingConfig
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tasks", required=True, help="comma-separated task names (see `kateval tasks`)")
+    parser.add_argument("--out", help="run directory (default runs/<model>-<tasks>)")
+    parser.add_argument("--mode", default="auto", choices=["auto", "on", "off"], help="let the model decide, or force")
+    add_generation_arguments(parser)
+
+
+def add_generation_arguments(parser: argparse.ArgumentParser) -> None:
+    """Every `kateval run` flag but --tasks, --out and --mode, for commands that make several runs."""
     parser.add_argument("--model", help="model path or hub id (reference backend: not needed)")
     parser.add_argument("--backend", default="vllm", help="vllm | openai | reference | replay")
-    parser.add_argument("--tasks", required=True, help="comma-separated task names (see `kateval tasks`)")
     parser.add_argument("--n", type=int, default=1, help="samples per problem")
     parser.add_argument("--limit", type=int, help="first L problems of each task")
-    parser.add_argument("--out", help="run directory (default runs/<model>-<tasks>)")
     parser.add_argument("--profile", help="model family: kat | qwen3 | r1 | plain (default: from the chat template)")
-    parser.add_argument("--mode", default="auto", choices=["auto", "on", "off"], help="let the model decide, or force")
     parser.add_argument("--prompt-style", default="chat", choices=["chat", "completion"])
     parser.add_argument("--replay-file", help="replay backend: JSONL of completions")
     parser.add_argument("--tokenizer", help="tokenizer for token counts when the backend has none")
