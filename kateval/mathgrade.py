@@ -4,6 +4,9 @@ from __future__ import annotations
 import re
 import threading
 
+# Imported with the task, not at the first non-integer answer: that would be in the middle of generation.
+from math_verify import parse, verify
+
 INTEGER_RE = re.compile(r"^[+-]?\d+$")
 ANSWER_IS_RE = re.compile(
     r"(?:final\s+answer|answer)\s*(?:is|=|:)\s*[:\s]*\$*\s*(?:\\boxed\{)?\s*([^\s$\\}]+)", re.IGNORECASE)
@@ -57,8 +60,6 @@ def matches_integer(extracted: str, gold: int) -> bool:
 def _verify_with_math_verify(extracted: str, gold: int) -> bool:
     """math-verify for \\frac{50}{2}, 2^{5} and the like. Its timeouts use signal.alarm, which only works on
     the main thread; elsewhere they are switched off (the expressions here are one short answer)."""
-    from math_verify import parse, verify
-
     on_main = threading.current_thread() is threading.main_thread()
     timeout = 5 if on_main else None
     try:

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import threading
 import time
 from collections import defaultdict, deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -18,7 +20,7 @@ from kateval.store import RunStore
 from kateval.tasks import LoadedTask, load_task
 from kateval.types import Completion, ExecLimits, KatevalError, Request, SamplingConfig
 
-MAX_PENDING_BATCHES = 4  # generation may run ahead of grading by this many batches
+MAX_PENDING_BATCHES = 32  # generation may run ahead of grading by this many batches (bounds memory)
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,8 @@ def _generate_and_grade(tasks: list[LoadedTask], requests: list[Request], config
     try:
         store.update_meta(backend=backend.describe(), executor=executor.describe() if executor else None)
         with progress_bar(total, "samples", enabled=config.show_progress) as bar, \
-                ThreadPoolExecutor(max_workers=1, thread_name_prefix="kateval-grade") as grader:
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix="kateval-grade",
+                                   initializer=_lower_thread_priority) as grader:
             pending: deque[Future] = deque()
             for batch in backend.generate(requests, config.sampling):
                 pending.append(grader.submit(grade_and_store, batch))
@@ -119,3 +122,11 @@ def _generate_and_grade(tasks: list[LoadedTask], requests: list[Request], config
         backend.close()
         if executor is not None:
             executor.close()
+
+
+def _lower_thread_priority() -> None:
+    """Where the engine runs on the same CPU cores (vLLM on a CPU), grading must not slow generation down."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    except (AttributeError, OSError):  # not Linux, or not allowed: grading just competes as it is
+        pass

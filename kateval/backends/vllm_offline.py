@@ -147,7 +147,10 @@ class VLLMBackend(Backend):
             n=n, seed=seed, temperature=sampling.temperature, top_p=sampling.top_p, top_k=sampling.top_k,
             min_p=sampling.min_p, max_tokens=sampling.max_tokens, stop=list(sampling.stop) or None,
             stop_token_ids=list(sampling.stop_token_ids) or None, skip_special_tokens=False,
-            include_stop_str_in_output=True, output_kind=RequestOutputKind.FINAL_ONLY, **extra)
+            include_stop_str_in_output=True, output_kind=RequestOutputKind.FINAL_ONLY,
+            # The text is decoded once from the final ids (text_of); vLLM's own per-token detokenizing would be
+            # work thrown away, except where stop strings need it.
+            detokenize=bool(sampling.stop), **extra)
 
     def _grammar(self) -> str:
         from kateval.tinymodel import autothink_grammar
