@@ -17,7 +17,7 @@ class Tokenizer(Protocol):
 
 def grade_completions(task: LoadedTask, completions: Sequence[Completion], tokenizer: Tokenizer | None,
                       executor: Executor | None) -> list[SampleRecord]:
-    problems = {p.problem_id: p for p in task.problems}
+    problems = task.by_id
     parsed_items: list[tuple[Problem, ParsedOutput, Completion]] = []
     for completion in completions:
         if completion.problem_id not in problems:

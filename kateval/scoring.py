@@ -60,7 +60,7 @@ def score_file(samples_path: Path, out: Path, data_dir: str | None = None, token
 
 
 def _score_task(task: LoadedTask, completions: list[Completion], tokenizer, executor, store, bar) -> int:
-    known = {p.problem_id for p in task.problems}
+    known = task.by_id
     unknown = [c for c in completions if c.problem_id not in known]
     for completion in unknown:
         print(f"kateval: task {task.name} has no problem '{completion.problem_id}'; skipped", file=sys.stderr)

@@ -5,6 +5,7 @@ import importlib
 import inspect
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from kateval.tasks.base import CARDS_DIR, DataSource, TaskAdapter, TaskCard
@@ -22,6 +23,11 @@ class LoadedTask:
     @property
     def name(self) -> str:
         return self.card.name
+
+    @cached_property
+    def by_id(self) -> dict[str, Problem]:
+        """Every problem of the data by id (built once; grading looks problems up per batch)."""
+        return {problem.problem_id: problem for problem in self.problems}
 
 
 def cards_dir() -> Path:
