@@ -331,3 +331,15 @@ def test_lcb_local_data_is_flagged_public_tests_only(data_dir):
     task = load_task("livecodebench", data_dir)
     assert task.source.flags["public_tests_only"] is True and len(task.problems) == 879
     assert len(load_task("livecodebench_v5_2408_2502", data_dir).selected) == 279
+
+
+def test_mbpp_literal_asserts_become_call_tests():
+    from kateval.tasks.mbpp import literal_calls
+
+    assert literal_calls(["assert f((1, 2), 'a') == [1]", "assert f([]) == None"], "f") == [(((1, 2), "a"), [1]),
+                                                                                         (([],), None)]
+    assert literal_calls(["assert set(f(1)) == {1}"], "f") is None          # not a bare call of the entry point
+    assert literal_calls(["assert f(x) == 1"], "f") is None                 # an argument that is not a literal
+    assert literal_calls(["assert f(1) == 1, 'msg'"], "f") is None
+    assert literal_calls(["assert math.isclose(f(1), 1.0)"], "f") is None
+    assert literal_calls(["assert f(1) == 1"], None) is None

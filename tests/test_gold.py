@@ -90,3 +90,27 @@ def test_a_program_that_shadows_builtins_check_uses_is_not_passed(data_dir, exec
     code = "```python\nabs = lambda x: 0\ndef mean_absolute_deviation(numbers):\n    return 0.0\n```"
     record, = grade_completions(task, [Completion("humaneval", "HumanEval/4", 0, code, None, "stop")], None, executor)
     assert not record.correct and record.status == "wrong_answer"
+
+
+FORGED_PROOF = '''
+import json, os, sys
+job = sys._getframe(1).f_locals["job"]   # the harness's own job, secret included, from the program's caller
+def report(**fields):
+    fields["key"] = job["secret"]
+    os.write(3, (json.dumps(fields) + "\\n").encode())
+report(event="loaded")
+for test in job["tests"]:
+    report(event="test", status="ok", value=None)
+report(event="done")
+os._exit(0)
+'''
+
+
+def test_mbpp_asserts_compared_outside_the_program_cannot_be_forged(data_dir, executor):
+    """A program that digs the harness's secret out of its own process and reports every test passed: MBPP's
+    plain `assert f(literals) == literal` tests run as call jobs compared in the parent, so it still fails."""
+    task = load_task("mbpp", data_dir)
+    assert task.by_id["2"].fields["calls"] is not None
+    record, = grade_completions(task, [Completion("mbpp", "2", 0, f"```python\n{FORGED_PROOF}\n```", None, "stop")],
+                                None, executor)
+    assert not record.correct and record.status == "wrong_answer"

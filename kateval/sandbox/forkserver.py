@@ -85,15 +85,16 @@ def recv_frame(fd: int) -> bytes | None:
 
 # ---------------------------------------------------------------- plain-data encoding (child side)
 def encode(value, depth=0, lenient=False):
-    """Plain data to JSON-able form, exact types only; the parent's codec.decode inverts it. `lenient` (a check
-    only, for what assert-based tests compare) also takes the standard library's dict and deque variants and
-    numpy scalars: their comparisons run C code, not the program's."""
+    """Plain data to JSON-able form, exact types only; the parent's codec.decode inverts it. The standard
+    library's dict and deque variants (classes unchanged) come back as the plain dict or list they hold, as
+    `==` treats them. `lenient` (a check only, for what assert-based tests compare) also takes numpy scalars:
+    their comparisons run C code, not the program's."""
     if depth > MAX_DEPTH:
         raise Unencodable(f"value nested deeper than {MAX_DEPTH} levels")
     kind = _type(value)
     if lenient and not kind.__flags__ & HEAP_TYPE and kind.__module__ == "numpy" and kind.__name__ != "ndarray":
         return None   # a numpy scalar: C code compares it, the program cannot have defined or patched it
-    if lenient and kind in HONEST_CONTAINERS:
+    if kind in HONEST_CONTAINERS:
         plain, original = HONEST_CONTAINERS[kind]
         if _len(kind.__dict__) != _len(original) or any(kind.__dict__.get(k) is not v for k, v in original.items()):
             raise Unencodable(f"returned a {kind.__qualname__} whose class the program changed")
