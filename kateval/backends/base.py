@@ -1,12 +1,13 @@
 """The backend interface: one call takes every request of a run and yields finished completions in batches."""
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kateval.types import Completion, Request, SamplingConfig, TokenDecoder
+from kateval.types import Completion, KatevalError, Request, SamplingConfig, TokenDecoder
 
 
 @dataclass(frozen=True)
@@ -37,3 +38,36 @@ class Backend(ABC):
 
     def close(self) -> None:
         """Free the model or connections."""
+
+
+# Options of the model-serving backends (vllm, openai), typed once from the command line's strings.
+OPTION_TYPES: dict[str, Callable[[Any], Any]] = {
+    "tensor_parallel_size": int, "data_parallel_size": int, "max_model_len": int, "gpu_memory_utilization": float,
+    "dtype": str, "enable_prefix_caching": lambda v: str(v).lower() in ("1", "true", "yes", "on"),
+    "enforce_eager": lambda v: str(v).lower() in ("1", "true", "yes", "on"),
+    "thinking_budget": int, "system_prompt": str, "grammar": str, "tokenizer": str, "flush_s": float,
+    "chat_template_kwargs": lambda v: v if isinstance(v, dict) else json.loads(v),
+    "base_url": str, "api_key": str, "concurrency": int, "max_retries": int, "timeout": float,
+}
+GRAMMARS = ("autothink",)
+
+
+def typed_options(options: dict[str, Any]) -> dict[str, Any]:
+    typed = {}
+    for key, value in options.items():
+        if key not in OPTION_TYPES:
+            raise KatevalError(f"unknown backend option '{key}'; known: {', '.join(sorted(OPTION_TYPES))}")
+        try:
+            typed[key] = OPTION_TYPES[key](value)
+        except (TypeError, ValueError) as exc:
+            raise KatevalError(f"backend option {key}={value!r}: {exc}") from exc
+    if typed.get("grammar") not in (None, *GRAMMARS):
+        raise KatevalError(f"unknown grammar '{typed['grammar']}'; choose one of {', '.join(GRAMMARS)}")
+    return typed
+
+
+def sample_groups(request: Request, n: int) -> list[tuple[int, ...]]:
+    """All n samples in one request, or (resuming) each missing sample alone, to be seeded as it was in the n."""
+    if tuple(request.sample_indices) == tuple(range(n)):
+        return [tuple(request.sample_indices)]
+    return [(i,) for i in request.sample_indices]

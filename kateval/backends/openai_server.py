@@ -17,8 +17,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
-from kateval.backends.base import Backend, BackendConfig
-from kateval.backends.vllm_offline import sample_groups, typed_options
+from kateval.backends.base import Backend, BackendConfig, sample_groups, typed_options
 from kateval.profiles import Profile, RenderedPrompt, chat_messages, get_profile, render_prompt
 from kateval.types import Completion, KatevalError, Prompt, Request, SamplingConfig, TokenDecoder
 

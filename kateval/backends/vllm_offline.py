@@ -7,51 +7,20 @@ resumed run that misses only some samples asks for each of them alone (n=1, seed
 from __future__ import annotations
 
 import gc
-import json
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kateval.backends.base import Backend, BackendConfig
+from kateval.backends.base import Backend, BackendConfig, sample_groups, typed_options
 from kateval.profiles import Profile, RenderedPrompt, get_profile, render_prompt, template_facts
 from kateval.tokenizers import HFTokenizer
 from kateval.types import Completion, KatevalError, Request, SamplingConfig, TokenDecoder
 
-OPTION_TYPES: dict[str, Callable[[Any], Any]] = {
-    "tensor_parallel_size": int, "data_parallel_size": int, "max_model_len": int, "gpu_memory_utilization": float,
-    "dtype": str, "enable_prefix_caching": lambda v: str(v).lower() in ("1", "true", "yes", "on"),
-    "enforce_eager": lambda v: str(v).lower() in ("1", "true", "yes", "on"),
-    "thinking_budget": int, "system_prompt": str, "grammar": str, "tokenizer": str, "flush_s": float,
-    "chat_template_kwargs": lambda v: v if isinstance(v, dict) else json.loads(v),
-    "base_url": str, "api_key": str, "concurrency": int, "max_retries": int, "timeout": float,
-}
-GRAMMARS = ("autothink",)
 # vLLM's CPU build: in-process engine (loads in seconds), all cores, a small KV cache, quiet logs.
 _CPU_ENV = {"VLLM_ENABLE_V1_MULTIPROCESSING": "0", "VLLM_CPU_KVCACHE_SPACE": "1",
             "VLLM_CPU_NUM_OF_RESERVED_CPU": "0", "VLLM_LOGGING_LEVEL": "WARNING"}
-
-
-def typed_options(options: dict[str, Any]) -> dict[str, Any]:
-    typed = {}
-    for key, value in options.items():
-        if key not in OPTION_TYPES:
-            raise KatevalError(f"unknown backend option '{key}'; known: {', '.join(sorted(OPTION_TYPES))}")
-        try:
-            typed[key] = OPTION_TYPES[key](value)
-        except (TypeError, ValueError) as exc:
-            raise KatevalError(f"backend option {key}={value!r}: {exc}") from exc
-    if typed.get("grammar") not in (None, *GRAMMARS):
-        raise KatevalError(f"unknown grammar '{typed['grammar']}'; choose one of {', '.join(GRAMMARS)}")
-    return typed
-
-
-def sample_groups(request: Request, n: int) -> list[tuple[int, ...]]:
-    """All n samples in one request, or (resuming) each missing sample alone, to be seeded as it was in the n."""
-    if tuple(request.sample_indices) == tuple(range(n)):
-        return [tuple(request.sample_indices)]
-    return [(i,) for i in request.sample_indices]
 
 
 def has_cuda() -> bool:
