@@ -8,7 +8,6 @@ from pathlib import Path
 from kateval.audit import audit_runs
 from kateval.audit.metrics import MODES, AesWeights
 from kateval.commands import run
-from kateval.tasks import parse_task_list
 from kateval.types import KatevalError
 
 
@@ -37,8 +36,7 @@ def generate_runs(args: argparse.Namespace) -> tuple[dict[str, Path], Path]:
     task and problem). A run already there is resumed, not redone."""
     if args.replay_file:
         raise KatevalError("a replay file holds one set of completions, not three modes; audit run directories")
-    model_name = (args.model or args.backend).rstrip("/").split("/")[-1]
-    root = Path(args.out or f"runs/{model_name}-audit-{'-'.join(parse_task_list(args.tasks))}")
+    root = Path(args.out) if args.out else run.default_out(args, "audit")
     for mode in MODES:
         run.main(argparse.Namespace(**{**vars(args), "mode": mode, "out": str(root / mode)}))
     return {mode: root / mode for mode in MODES}, root

@@ -76,10 +76,15 @@ def backend_options(args: argparse.Namespace) -> dict[str, str]:
     return options
 
 
+def default_out(args: argparse.Namespace, kind: str = "") -> Path:
+    """runs/<model folder name>[-kind]-<tasks>: where a run goes when --out is not given."""
+    model_name = (args.model or args.backend).rstrip("/").split("/")[-1]
+    return Path("runs") / "-".join([model_name, *([kind] if kind else []), *parse_task_list(args.tasks)])
+
+
 def main(args: argparse.Namespace) -> int:
     tasks = tuple(parse_task_list(args.tasks))
-    model_name = (args.model or args.backend).rstrip("/").split("/")[-1]
-    out = Path(args.out or f"runs/{model_name}-{'-'.join(tasks)}")
+    out = Path(args.out) if args.out else default_out(args)
     config = RunConfig(
         tasks=tasks,
         backend=BackendConfig(name=args.backend, model=args.model, profile=args.profile, mode=args.mode,
