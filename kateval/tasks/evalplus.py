@@ -20,10 +20,10 @@ from kateval.codegrade import outcome_status, result_failure, short
 from kateval.tasks.base import DataSource, load_hub_rows
 from kateval.tasks.code import CodeAdapter, executor_limits
 from kateval.tasks.humaneval import completion_program
+from kateval.tasks.mbpp import RETURNS_MATCH as MBPP_OUTPUT_NOT_NONE_TASKS
 from kateval.types import ExecJob, ExecLimits, ExecResult, Executor, Grade, Problem, TestOutcome
 
-# evalplus/eval/_special_oracle.py
-MBPP_OUTPUT_NOT_NONE_TASKS = ("check_str", "text_match_three", "text_starta_endb")
+# evalplus/eval/_special_oracle.py (its MBPP_OUTPUT_NOT_NONE_TASKS are the MBPP tasks that return a Match)
 MBPP_OUTPUT_SET_EQ_TASKS = ("similar_elements", "find_char_long", "common_in_nested_lists", "extract_singly",
                             "larg_nnum", "intersection_array", "find_dissimilar", "Diff")
 ENTRY_WRAPPER = "_kateval_entry"
