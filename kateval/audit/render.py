@@ -2,16 +2,13 @@
 report package's neutral Document so the audit reads like every other kateval report."""
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-
 from kateval.audit.metrics import POLICIES, ProblemAudit, think_rate_by_difficulty
+from kateval.report.plots import new_figure, png_bytes
 from kateval.report.render import Document, Table, num, pct, to_html, to_markdown, write_text
 
 LISTED = 25   # problems named per list in the md/html report; audit.json has them all
@@ -27,22 +24,10 @@ def signed(value: float | None) -> str:
     return "-" if value is None else f"{value:+.3f}"
 
 
-# ------------------------------------------------------------------ figures (Agg canvas, no pyplot state)
-def _figure(width: float, height: float) -> Figure:
-    figure = Figure(figsize=(width, height), dpi=100, layout="constrained")
-    FigureCanvasAgg(figure)
-    return figure
-
-
-def _png(figure: Figure) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return buffer.getvalue()
-
-
+# ------------------------------------------------------------------ figures
 def policy_plot(scopes: dict[str, dict[str, Any]]) -> bytes:
     """Accuracy against mean tokens of the four policies, one panel per scope."""
-    figure = _figure(4.2 * len(scopes), 3.6)
+    figure = new_figure(4.2 * len(scopes), 3.6)
     for index, (title, summary) in enumerate(scopes.items(), start=1):
         axes = figure.add_subplot(1, len(scopes), index)
         for policy in POLICIES:
@@ -52,12 +37,12 @@ def policy_plot(scopes: dict[str, dict[str, Any]]) -> bytes:
         axes.set(title=title, xlabel="mean completion tokens", ylabel="accuracy", ylim=(-0.05, 1.05))
         axes.grid(alpha=0.3)
         axes.legend(fontsize=8)
-    return _png(figure)
+    return png_bytes(figure)
 
 
 def think_rate_plot(problems: Sequence[ProblemAudit]) -> bytes:
     """Each problem's auto think rate against its forced-on accuracy, with the binned means."""
-    figure = _figure(5.5, 3.8)
+    figure = new_figure(5.5, 3.8)
     axes = figure.add_subplot()
     for task in sorted({p.task for p in problems}):
         mine = [p for p in problems if p.task == task]
@@ -69,7 +54,7 @@ def think_rate_plot(problems: Sequence[ProblemAudit]) -> bytes:
              ylim=(-0.05, 1.05))
     axes.grid(alpha=0.3)
     axes.legend(fontsize=8)
-    return _png(figure)
+    return png_bytes(figure)
 
 
 # ------------------------------------------------------------------ the report

@@ -13,15 +13,22 @@ from matplotlib.figure import Figure
 MODE_COLORS = {"on": "#d95f02", "off": "#1b9e77", "none": "#7570b3"}
 
 
-def _png(draw: Callable[[Any], bool], width: float = 6.4, height: float = 4.0) -> bytes | None:
-    """Run `draw(axes)`; None when it had nothing to draw."""
+def new_figure(width: float = 6.4, height: float = 4.0) -> Figure:
     figure = Figure(figsize=(width, height), dpi=100, layout="constrained")
     FigureCanvasAgg(figure)
-    if not draw(figure.add_subplot()):
-        return None
+    return figure
+
+
+def png_bytes(figure: Figure) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return buffer.getvalue()
+
+
+def _png(draw: Callable[[Any], bool]) -> bytes | None:
+    """Run `draw(axes)`; None when it had nothing to draw."""
+    figure = new_figure()
+    return png_bytes(figure) if draw(figure.add_subplot()) else None
 
 
 def accuracy_vs_tokens(summary: dict[str, Any]) -> bytes | None:
