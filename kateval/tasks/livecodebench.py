@@ -127,14 +127,15 @@ class LiveCodeBenchAdapter(CodeAdapter):
                 "public_tests_only": public_only}
 
     def to_problem(self, row: dict[str, Any]) -> Problem:
-        tests = decode_tests(row["public_test_cases"]) + decode_tests(row.get("private_test_cases"))
+        public = decode_tests(row["public_test_cases"])
+        tests = public + decode_tests(row.get("private_test_cases"))
         metadata = json.loads(row.get("metadata") or "{}")
         return Problem(task=self.card.name, problem_id=row["question_id"], difficulty=row["difficulty"], fields={
             "question_title": row["question_title"], "question_content": row["question_content"],
             "platform": row["platform"], "contest_date": row["contest_date"], "starter_code": row["starter_code"],
             "func_name": metadata.get("func_name"), "inputs": [t["input"] for t in tests],
             "outputs": [t["output"] for t in tests], "functional": bool(tests) and tests[0]["testtype"] == "functional",
-            "public_tests": len(decode_tests(row["public_test_cases"]))})
+            "public_tests": len(public)})
 
     def select(self, problems: list[Problem]) -> list[Problem]:
         window = self.card.params.get("window")
