@@ -4,6 +4,7 @@ Besides kateval's own lines, lm-eval `--log_samples` and evalplus sample lines a
 from __future__ import annotations
 
 import json
+import sys
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -46,6 +47,18 @@ def read_completions(path: Path, task_map: dict[str, str] | None = None) -> Iter
                 yield LineError(number, f"bad record: {exc}")
             else:
                 yield from completions
+
+
+def good_completions(path: Path, task_map: dict[str, str] | None = None) -> tuple[list[Completion], int]:
+    """The readable completions of a file, each bad line reported on stderr; and how many lines were bad."""
+    good, bad = [], 0
+    for item in read_completions(path, task_map):
+        if isinstance(item, LineError):
+            bad += 1
+            print(f"kateval: {path}:{item.line_number}: {item.message}; skipped", file=sys.stderr)
+        else:
+            good.append(item)
+    return good, bad
 
 
 def completion_from_row(row: dict, next_index: dict[tuple[str, str], int]) -> Completion:

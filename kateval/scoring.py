@@ -6,7 +6,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from kateval import __version__, runinfo
-from kateval.completions_io import LineError, read_completions
+from kateval.completions_io import good_completions
 from kateval.grading import Tokenizer, grade_completions
 from kateval.progress import progress_bar
 from kateval.store import RunStore
@@ -23,14 +23,10 @@ def score_file(samples_path: Path, out: Path, data_dir: str | None = None, token
                task_map: dict[str, str] | None = None) -> tuple[Path, int]:
     """Returns the run directory and the number of bad lines."""
     samples_path = Path(samples_path)
+    readable, bad = good_completions(samples_path, task_map)
     good: dict[str, list[Completion]] = defaultdict(list)
-    bad = 0
-    for item in read_completions(samples_path, task_map):
-        if isinstance(item, LineError):
-            bad += 1
-            print(f"kateval: {samples_path}:{item.line_number}: {item.message}; skipped", file=sys.stderr)
-        else:
-            good[item.task].append(item)
+    for completion in readable:
+        good[completion.task].append(completion)
     known_tasks = available_cards()
     for name in [n for n in good if n not in known_tasks and not n.startswith("lm_eval:")]:
         skipped = good.pop(name)
@@ -39,7 +35,8 @@ def score_file(samples_path: Path, out: Path, data_dir: str | None = None, token
     tasks = {name: load_task(name, data_dir) for name in sorted(good)}
     store = RunStore(out)
     done = store.open(
-        {"source": str(samples_path.resolve()), "source_sha256": sha256_of(samples_path), "tokenizer": tokenizer_name},
+        {"source": str(samples_path.resolve()), "source_sha256": sha256_of(samples_path), "tokenizer": tokenizer_name,
+         "task_map": task_map or {}},
         {"kateval_version": __version__, "git_commit": runinfo.git_commit(), "started": runinfo.now(),
          "machine": runinfo.machine(), "backend": {"backend": "score", "source": str(samples_path)},
          "tasks": runinfo.task_facts(list(tasks.values()), None)})

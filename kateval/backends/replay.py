@@ -1,13 +1,12 @@
 """Replay: completions read from a JSONL file instead of generated."""
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from kateval.backends.base import Backend
-from kateval.completions_io import LineError, read_completions
+from kateval.completions_io import good_completions
 from kateval.types import Completion, KatevalError, Request, SamplingConfig, TokenDecoder
 
 
@@ -25,12 +24,7 @@ class ReplayBackend(Backend):
             self._tokenizer = HFTokenizer(config.options["tokenizer"])
 
     def generate(self, requests: Sequence[Request], sampling: SamplingConfig) -> Iterator[list[Completion]]:
-        saved: dict[tuple[str, str, int], Completion] = {}
-        for item in read_completions(self.path):
-            if isinstance(item, LineError):
-                print(f"kateval: {self.path}:{item.line_number}: {item.message}; skipped", file=sys.stderr)
-                continue
-            saved[(item.task, item.problem_id, item.sample_index)] = item
+        saved = {(c.task, c.problem_id, c.sample_index): c for c in good_completions(self.path)[0]}
         batch = [saved[key] for request in requests for index in request.sample_indices
                  if (key := (request.task, request.problem_id, index)) in saved]
         if batch:
