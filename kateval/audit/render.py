@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from kateval.audit.metrics import POLICIES, ProblemAudit, think_rate_by_difficulty
+from kateval.audit.metrics import POLICIES, ProblemAudit
 from kateval.report.plots import new_figure, png_bytes
 from kateval.report.render import Document, Table, num, pct, to_html, to_markdown, write_text
 
@@ -40,14 +40,15 @@ def policy_plot(scopes: dict[str, dict[str, Any]]) -> bytes:
     return png_bytes(figure)
 
 
-def think_rate_plot(problems: Sequence[ProblemAudit]) -> bytes:
-    """Each problem's auto think rate against its forced-on accuracy, with the binned means."""
+def think_rate_plot(problems: Sequence[ProblemAudit], bins: list[dict[str, Any]]) -> bytes:
+    """Each problem's auto think rate against its forced-on accuracy, with the binned means (`bins`: the
+    audit's think_rate_by_difficulty rows)."""
     figure = new_figure(5.5, 3.8)
     axes = figure.add_subplot()
     for task in sorted({p.task for p in problems}):
         mine = [p for p in problems if p.task == task]
         axes.scatter([p.on.accuracy for p in mine], [p.auto.think_rate for p in mine], alpha=0.5, label=task)
-    rows = [r for r in think_rate_by_difficulty(problems) if r["think_rate"] is not None]
+    rows = [r for r in bins if r["think_rate"] is not None]
     axes.plot([(r["on_accuracy_from"] + r["on_accuracy_to"]) / 2 for r in rows], [r["think_rate"] for r in rows],
               "k-o", label="bin mean")
     axes.set(xlabel="forced-on accuracy (easier →)", ylabel="auto think rate", xlim=(-0.05, 1.05),
@@ -119,13 +120,14 @@ def audit_document(audit: dict[str, Any], problems: Sequence[ProblemAudit]) -> D
         if len(tasks) > 1:   # with one task its tables would repeat the overall ones
             tables += scope_tables(f"Task {task}", summary, baseline)
         tables += difficulty_table(task, summary["difficulties"])
-    bins = [[f"{r['on_accuracy_from']:.2f}-{r['on_accuracy_to']:.2f}", r["problems"], pct(r["think_rate"])]
-            for r in audit["overall"]["think_rate_by_difficulty"]]
+    bins = audit["overall"]["think_rate_by_difficulty"]
+    bin_rows = [[f"{r['on_accuracy_from']:.2f}-{r['on_accuracy_to']:.2f}", r["problems"], pct(r["think_rate"])]
+                for r in bins]
     tables.append(Table("Think rate against empirical difficulty", ["forced-on accuracy", "problems",
-                                                                    "auto think rate"], bins))
+                                                                    "auto think rate"], bin_rows))
     scopes = {"overall": audit["overall"], **(tasks if len(tasks) > 1 else {})}
     figures = {"policies_accuracy_vs_tokens": policy_plot(scopes),
-               "think_rate_vs_difficulty": think_rate_plot(problems)}
+               "think_rate_vs_difficulty": think_rate_plot(problems, bins)}
     return Document("Mode audit: did the model think when it should have?", header_lines(audit), notes, tables,
                     figures)
 
