@@ -21,6 +21,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from kateval.report.metrics import safe_ratio
+
 MODES = ("auto", "on", "off")
 POLICIES = ("always_on", "always_off", "auto", "oracle")
 BASELINE_POLICY = {"on": "always_on", "off": "always_off", "auto": "auto"}
@@ -115,10 +117,6 @@ def decision_matrix(problems: Sequence[ProblemAudit]) -> dict[str, dict[str, int
     return matrix
 
 
-def _ratio(count: int, total: int) -> float | None:
-    return count / total if total else None
-
-
 def thinking_errors(problems: Sequence[ProblemAudit]) -> dict[str, dict[str, Any]]:
     """`rate` is over all problems; `conditional_rate` over the problems where the error was possible
     (forced-off right for needless; forced-on right and forced-off wrong for missed)."""
@@ -127,10 +125,10 @@ def thinking_errors(problems: Sequence[ProblemAudit]) -> dict[str, dict[str, Any
     could_skip = sum(p.off_right for p in problems)
     had_to_think = sum(p.on_right and not p.off_right for p in problems)
     return {
-        "needless": {"count": len(needless), "rate": _ratio(len(needless), len(problems)),
-                     "conditional_rate": _ratio(len(needless), could_skip), "problems": needless},
-        "missed": {"count": len(missed), "rate": _ratio(len(missed), len(problems)),
-                   "conditional_rate": _ratio(len(missed), had_to_think), "problems": missed},
+        "needless": {"count": len(needless), "rate": safe_ratio(len(needless), len(problems)),
+                     "conditional_rate": safe_ratio(len(needless), could_skip), "problems": needless},
+        "missed": {"count": len(missed), "rate": safe_ratio(len(missed), len(problems)),
+                   "conditional_rate": safe_ratio(len(missed), had_to_think), "problems": missed},
     }
 
 
@@ -184,7 +182,7 @@ def summarize(problems: Sequence[ProblemAudit], baseline: str, weights: AesWeigh
     return {
         "problems": len(problems),
         "think_rate": mean(p.auto.think_rate for p in problems),
-        "chose_on_rate": _ratio(sum(p.chose_on for p in problems), len(problems)),
+        "chose_on_rate": safe_ratio(sum(p.chose_on for p in problems), len(problems)),
         "decision_matrix": decision_matrix(problems),
         **thinking_errors(problems),
         "policies": points,
