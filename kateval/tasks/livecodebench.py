@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import datetime
-import gzip
 import json
 import pickle
 import re
@@ -189,9 +188,7 @@ class LiveCodeBenchAdapter(CodeAdapter):
 def official_outputs_to_rows(path: Path, task: str = "livecodebench") -> list[dict[str, Any]]:
     """An LCB leaderboard file (`*_eval_all.json[.gz]`) as `kateval score` lines, each keeping the official
     verdict (graded_list) so the two gradings can be compared."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as handle:
-        problems = json.load(handle)
+    problems = read_json_rows(path)
     return [{"task": task, "problem_id": item["question_id"], "sample_index": index, "completion": output,
              "official_correct": bool(item["graded_list"][index])}
             for item in problems for index, output in enumerate(item["output_list"])]
