@@ -16,12 +16,11 @@ Definitions (documented in the report too):
 from __future__ import annotations
 
 import itertools
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from kateval.report.metrics import safe_ratio
+from kateval.report.metrics import difficulty_order, safe_ratio
 
 MODES = ("auto", "on", "off")
 POLICIES = ("always_on", "always_off", "auto", "oracle")
@@ -190,16 +189,6 @@ def summarize(problems: Sequence[ProblemAudit], baseline: str, weights: AesWeigh
         "aes": aes_scores(points, baseline, weights),
         "think_rate_by_difficulty": think_rate_by_difficulty(problems),
     }
-
-
-def difficulty_order(label: str) -> tuple:
-    """easy < medium < hard, numbers by value (AIME problem numbers), then anything else by name."""
-    words = {"easy": 0, "medium": 1, "hard": 2}
-    if label.lower() in words:
-        return (0, words[label.lower()], "")
-    if re.fullmatch(r"-?\d+(\.\d+)?", label):
-        return (1, float(label), "")
-    return (2, 0, label)
 
 
 def build_audit(problems: Sequence[ProblemAudit], baseline: str = "on",

@@ -12,6 +12,7 @@ BOOTSTRAP_SEED = 0
 MULTINOMIAL_MAX_UNITS = 256       # distinct units below which resamples are drawn as multinomial counts
 RESAMPLE_CHUNK_CELLS = 1 << 22
 LOG_BINS_SPAN = 50
+DIFFICULTY_WORDS = {"easy": 0, "medium": 1, "hard": 2}
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -136,3 +137,15 @@ def histogram_edges(values: np.ndarray, bins: int = 30) -> np.ndarray:
 
 def safe_ratio(numerator: float, denominator: float) -> float | None:
     return numerator / denominator if denominator else None
+
+
+def difficulty_order(label: str) -> tuple[int, float, str]:
+    """Sort key of difficulty labels: easy < medium < hard (any case), then numbers by value (AIME problem
+    numbers), then anything else by name."""
+    word = DIFFICULTY_WORDS.get(label.lower())
+    if word is not None:
+        return (0, word, label)
+    try:
+        return (1, float(label), label)
+    except ValueError:
+        return (2, 0.0, label)

@@ -16,7 +16,6 @@ from kateval.types import KatevalError
 
 # maj@n needs comparable final answers: tasks graded by answer (AIME), not by running code.
 ANSWER_STATUSES = frozenset({"correct", "wrong_answer", "no_answer", "truncated"})
-DIFFICULTY_ORDER = {"easy": 0, "medium": 1, "hard": 2}
 
 
 def summarize(run_dir: Path, show_progress: bool = False) -> dict[str, Any]:
@@ -97,15 +96,6 @@ def _by_mode(a: dict[str, np.ndarray], known: np.ndarray) -> dict[str, dict[str,
     return out
 
 
-def _difficulty_key(level: str) -> tuple[int, float, str]:
-    if level in DIFFICULTY_ORDER:
-        return (0, DIFFICULTY_ORDER[level], level)
-    try:
-        return (1, float(level), level)
-    except ValueError:
-        return (2, 0.0, level)
-
-
 def _by_difficulty(agg: TaskAggregate) -> dict[str, dict[str, Any]]:
     groups: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0, 0])
     for problem in agg.problems.values():
@@ -117,7 +107,7 @@ def _by_difficulty(agg: TaskAggregate) -> dict[str, dict[str, Any]]:
             group[i] += value
     return {level: {"problems": p, "samples": s, "accuracy": c / s, "think_rate": on / s,
                     "mean_completion_tokens": metrics.safe_ratio(tokens, known)}
-            for level, (p, s, c, on, tokens, known) in sorted(groups.items(), key=lambda kv: _difficulty_key(kv[0]))}
+            for level, (p, s, c, on, tokens, known) in sorted(groups.items(), key=lambda kv: metrics.difficulty_order(kv[0]))}
 
 
 def _budget(a: dict[str, np.ndarray], known: np.ndarray, max_tokens: int | None) -> dict[str, float]:
