@@ -46,15 +46,15 @@ def run_gold(task: LoadedTask, executor: Executor | None, show_progress: bool = 
             records += grade_completions(task, batch, None, executor)
             bar.update(len(batch))
     challenged = [r for r in records if "challenge" in r.grade_details]
-    challenge_ok = [r for r in challenged if _challenge_passed(r)]
-    failures = tuple(r for r in records if not r.correct or (r in challenged and not _challenge_passed(r)))
+    failures = tuple(r for r in records if not r.correct or not _challenge_passed(r))
     return GoldReport(task.name, len(records), sum(r.correct for r in records), failures, len(challenged),
-                      len(challenge_ok))
+                      sum(_challenge_passed(r) for r in challenged))
 
 
 def _challenge_passed(record: SampleRecord) -> bool:
-    challenge = record.grade_details["challenge"]
-    return challenge["passed"] == challenge["total"]
+    """Whether the record's challenge tests all passed (True when it has none)."""
+    challenge = record.grade_details.get("challenge")
+    return challenge is None or challenge["passed"] == challenge["total"]
 
 
 def format_report(report: GoldReport) -> str:
