@@ -121,7 +121,9 @@ def compare_runs(run_a: Path, run_b: Path, force: bool = False, show_progress: b
     everything = [pair for group in pairs.values() for pair in group]
     problems_a = sum(len(agg.problems) for agg in agg_a.values())
     problems_b = sum(len(agg.problems) for agg in agg_b.values())
-    return {"only_a": problems_a - len(everything), "only_b": problems_b - len(everything), "run_a": {"run_dir": str(run_a), **facts_a.as_dict()}, "run_b": {"run_dir": str(run_b), **facts_b.as_dict()},
+    return {"only_a": problems_a - len(everything), "only_b": problems_b - len(everything),
+            "run_a": {"run_dir": str(run_a), **facts_a.as_dict()},
+            "run_b": {"run_dir": str(run_b), **facts_b.as_dict()},
             "differences": diffs, "notes": facts_a.notes() + facts_b.notes(),
             "tasks": {task: paired_stats(group) for task, group in pairs.items()},
             "overall": paired_stats(everything), "mode_switch": mode_switch(everything),
