@@ -57,7 +57,8 @@ class TaskAggregate:
             self.segment_tokens[kind].append(UNKNOWN if value is None else value)
         self.correct.append(correct)
         self.truncated.append(bool(record.get("truncated")))
-        self.mode.append(MODE_INDEX.get(record.get("mode"), MODE_INDEX["none"]))
+        mode = record.get("mode")
+        self.mode.append(MODE_INDEX.get(mode, MODE_INDEX["none"]))
         self.well_formed += bool(record.get("well_formed"))
         self.statuses[record.get("status") or "unknown"] += 1
         problem = self.problems.get(record["problem_id"])
@@ -65,7 +66,7 @@ class TaskAggregate:
             problem = self.problems[record["problem_id"]] = ProblemTotals(difficulty=record.get("difficulty"))
         problem.samples += 1
         problem.correct += correct
-        problem.think_on += record.get("mode") == "on"
+        problem.think_on += mode == "on"
         if tokens is not None:
             problem.tokens += tokens
             problem.tokens_known += 1
