@@ -22,3 +22,7 @@ def add_exec_args(parser: argparse.ArgumentParser) -> None:
 def exec_limits(args: argparse.Namespace) -> ExecLimits:
     return ExecLimits(timeout_per_test_s=args.test_timeout, timeout_total_s=args.problem_timeout,
                       memory_mb=args.memory_mb)
+
+
+def add_progress_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")

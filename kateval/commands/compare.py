@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from kateval.commands.common import add_progress_arg
 from kateval.report.compare import compare_document, compare_runs
 from kateval.report.render import to_html, to_markdown, write_text
 
@@ -16,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true",
                         help="compare even when tasks or sampling differ (the differences are printed)")
     parser.add_argument("--out", help="also write OUT.md, OUT.html and OUT.json")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar (shown only on a terminal)")
+    add_progress_arg(parser)
 
 
 def main(args: argparse.Namespace) -> int:

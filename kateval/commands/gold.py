@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from kateval.commands.common import add_data_args, add_exec_args, exec_limits
+from kateval.commands.common import add_data_args, add_exec_args, add_progress_arg, exec_limits
 from kateval.gold import format_report, run_gold
 from kateval.tasks import load_task, parse_task_list
 
@@ -11,7 +11,7 @@ from kateval.tasks import load_task, parse_task_list
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("tasks", help="comma-separated task names, e.g. humaneval,mbpp")
     parser.add_argument("--repeat", type=int, default=1, help="check this many times in a row (flakiness)")
-    parser.add_argument("--no-progress", action="store_true")
+    add_progress_arg(parser)
     add_data_args(parser)
     add_exec_args(parser)
 

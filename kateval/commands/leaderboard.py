@@ -5,6 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from kateval.commands.common import add_progress_arg
 from kateval.report.leaderboard import FORMATS, leaderboard, render
 from kateval.report.render import write_text
 from kateval.types import KatevalError
@@ -21,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     order.add_argument("--descending", action="store_const", const=False, dest="ascending",
                        help="highest first (default for numeric columns)")
     parser.add_argument("--out", help="write OUT.<ext> for each format instead of printing")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar (shown only on a terminal)")
+    add_progress_arg(parser)
 
 
 def main(args: argparse.Namespace) -> int:

@@ -5,13 +5,14 @@ import argparse
 import sys
 from pathlib import Path
 
+from kateval.commands.common import add_progress_arg
 from kateval.report.run_report import write_report
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", help="a run directory (from kateval run or kateval score)")
     parser.add_argument("--out", help="folder to write the report into (default: the run directory)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar (shown only on a terminal)")
+    add_progress_arg(parser)
 
 
 def main(args: argparse.Namespace) -> int:

@@ -5,7 +5,7 @@ import argparse
 from pathlib import Path
 
 from kateval.backends.base import BackendConfig
-from kateval.commands.common import add_data_args, add_exec_args, exec_limits
+from kateval.commands.common import add_data_args, add_exec_args, add_progress_arg, exec_limits
 from kateval.pipeline import RunConfig, run_evaluation
 from kateval.report.summary import write_summary
 from kateval.tasks import parse_task_list
@@ -31,7 +31,7 @@ def add_generation_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tokenizer", help="tokenizer for token counts when the backend has none")
     parser.add_argument("--backend-option", action="append", default=[], metavar="KEY=VALUE",
                         help="backend-specific option (repeatable)")
-    parser.add_argument("--no-progress", action="store_true")
+    add_progress_arg(parser)
     sampling = parser.add_argument_group("sampling")
     defaults = SamplingConfig()
     sampling.add_argument("--temperature", type=float, default=defaults.temperature)

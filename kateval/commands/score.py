@@ -5,7 +5,7 @@ import argparse
 from pathlib import Path
 
 from kateval.bridges.foreign_samples import parse_task_map
-from kateval.commands.common import add_data_args, add_exec_args, exec_limits
+from kateval.commands.common import add_data_args, add_exec_args, add_progress_arg, exec_limits
 from kateval.report.summary import write_summary
 from kateval.scoring import score_file
 
@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="kateval task for an lm-eval task or evalplus dataset, e.g. gsm8k=lm_eval:gsm8k, "
                              "HumanEval=humaneval (default: same-named task, else lm_eval:NAME; "
                              "HumanEval->humaneval_plus, Mbpp->mbpp_plus)")
-    parser.add_argument("--no-progress", action="store_true")
+    add_progress_arg(parser)
     add_data_args(parser)
     add_exec_args(parser)
 
