@@ -6,6 +6,7 @@ import argparse
 from kateval.commands.common import add_data_args, add_exec_args, add_progress_arg, exec_limits
 from kateval.gold import format_report, run_gold
 from kateval.tasks import load_task, parse_task_list
+from kateval.types import KatevalError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,6 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from kateval.sandbox import make_executor
 
+    if args.repeat < 1:
+        raise KatevalError("--repeat must be at least 1")
     tasks = [load_task(name, args.data_dir) for name in parse_task_list(args.tasks)]
     executor = make_executor(workers=args.workers, limits=exec_limits(args))
     all_ok = True
