@@ -142,33 +142,41 @@ class ExecLimits:
     timeout_total_s: float = 60.0
     memory_mb: int = 2048
     output_bytes: int = 1 << 20
+    calibrate: bool = True    # where a task has reference solutions, time limits come from their CPU time
 
 
 @dataclass(frozen=True)
 class ExecJob:
-    """A program and its tests. The executor only runs; comparing outputs is the task adapter's job,
-    done in the trusted parent on plain data.
+    """A program and its tests. The program runs in a sandbox that holds no test code and no expected value; what
+    decides a test is computed on the trusted side (the task adapter, or the data's own test code in a judge).
 
-    kind="script": `code` then each entry of `tests` (Python statements, e.g. asserts) in one namespace;
-                   a test is ok only if it finished (the executor proves completion, not the exit code).
     kind="call":   `code`, then `entry_point(*args)` for each args tuple in `tests`; the return value comes
-                   back as plain data (None/bool/int/float/complex/str/bytes/list/tuple/dict/set, exact types).
-                   entry_point "Solution.method" instantiates Solution first (LeetCode style).
+                   back as plain data (None/bool/int/float/complex/str/bytes/list/tuple/dict/set, numpy scalars
+                   and arrays, exact types) for the adapter to compare. entry_point "Solution.method"
+                   instantiates Solution first (LeetCode style). With `trusted=True`, `code` is the data's own
+                   (a reference solution) and runs in the judge sandbox, where no program ever runs.
     kind="stdio":  `code` as __main__ with each string of `tests` on stdin; stdout comes back as text.
+    kind="check":  `code` runs in the sandbox; `trusted_code` and then each statement of `tests` (asserts,
+                   `check(f)`) run in a separate judge process, where `entry_point` and `names` are handles that
+                   call into the program with plain data. A test is ok when it ran to the end there.
     """
-    kind: Literal["script", "call", "stdio"]
+    kind: Literal["call", "stdio", "check"]
     code: str
     tests: tuple[Any, ...]
     entry_point: str | None = None
     limits: ExecLimits = ExecLimits()
     stop_on_failure: bool = True
+    trusted_code: str = ""
+    names: tuple[str, ...] = ()
+    trusted: bool = False
 
 
 @dataclass(frozen=True)
 class TestOutcome:
     status: Literal["ok", "error", "timeout", "memory", "output_limit"]
-    value: Any = None          # call: returned plain data; stdio: stdout text; script: None
+    value: Any = None          # call: returned plain data; stdio: stdout text; check: None
     error: str | None = None   # exception type and message, or why it was stopped
+    cpu_s: float = 0.0         # CPU seconds the test took (call and stdio jobs)
 
 
 @dataclass(frozen=True)
@@ -177,6 +185,7 @@ class ExecResult:
     tests: tuple[TestOutcome, ...]   # in order; may be shorter than the job's tests when it stopped early
     error: str | None = None         # e.g. the code failed to import, or the sandbox failed
     wall_s: float = 0.0
+    cpu_s: float = 0.0               # CPU seconds of every process of the program (the judge's not included)
 
 
 class Executor(Protocol):
