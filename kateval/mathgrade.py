@@ -96,12 +96,6 @@ def extract_answer(answer_text: str, cut: bool = False) -> str | None:
     return read_answer(answer_text, cut).answer
 
 
-def last_boxed(text: str) -> str | None:
-    """Content of the last closed \\boxed{...} (or \\fbox{...}), braces balanced."""
-    closed = [box for box in _boxes(text) if box.finished]
-    return closed[-1].value if closed else None
-
-
 def _boxes(text: str) -> list[Statement]:
     """Every outermost \\boxed{…}; one whose brace never closes is unfinished and runs to the end."""
     out: list[Statement] = []
