@@ -32,7 +32,7 @@ from kateval.sandbox import seccomp
 
 SYSTEM_PYTHON = "/usr/bin/python3.11"
 # the modules handed to a sandbox server, in import order
-SOURCES = ("protocol", "harness", "judge", "pipes", "measure", "spaces", "server")
+SOURCES = ("protocol", "harness", "judge", "plans", "pipes", "measure", "spaces", "server")
 BOOTSTRAP = """import json, os, sys, types
 with os.fdopen(int(sys.argv[1]), 'rb') as handle:
     config, sources = json.loads(handle.read())
