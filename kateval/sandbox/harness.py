@@ -30,6 +30,9 @@ CAPSET = {"x86_64": 126, "aarch64": 91}
 CAP_VERSION_3 = 0x20080522
 SIGKILL = 9
 CALL_FD, REPLY_FD = 3, 4
+# Per process. With the process limit it also bounds the kernel memory a job can hold through descriptors the
+# server does not measure (pipe buffers, epoll watches).
+OPEN_FILES = 128
 ERROR_CHARS = 500
 
 
@@ -169,7 +172,7 @@ def set_limits(limits, config):
     memory = limits["memory_mb"] << 20
     cpu = int(limits["cpu_s"]) + 2
     caps = [(resource.RLIMIT_AS, memory), (resource.RLIMIT_CPU, cpu), (resource.RLIMIT_CORE, 0),
-            (resource.RLIMIT_FSIZE, config["file_bytes"]), (resource.RLIMIT_NOFILE, 256)]
+            (resource.RLIMIT_FSIZE, config["file_bytes"]), (resource.RLIMIT_NOFILE, OPEN_FILES)]
     if config.get("nproc"):
         caps.append((resource.RLIMIT_NPROC, config["nproc"]))
     for which, value in caps:
