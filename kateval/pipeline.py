@@ -76,6 +76,7 @@ def run_evaluation(config: RunConfig) -> Path:
         "machine": runinfo.machine(), "tasks": runinfo.task_facts(tasks, config.limit),
         "sampling": config.sampling.as_dict(), "backend_config": asdict(config.backend)})
     requests = build_requests(tasks, config, done)
+    store.add_prompts(requests)
     total = sum(len(r.sample_indices) for r in requests)
     if total:
         _generate_and_grade(tasks, requests, config, store, total)

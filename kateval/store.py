@@ -1,4 +1,5 @@
-"""The run directory: run.json (everything needed to reproduce) and samples.jsonl (one record per sample).
+"""The run directory: run.json (everything needed to reproduce), samples.jsonl (one record per sample) and
+prompts.jsonl (the prompt of each problem, as the task wrote it: what the sample browser shows).
 
 samples.jsonl is append-only and flushed to disk per batch. A run killed at any moment leaves at worst a torn
 last line, which is cut off when the run is opened again; every complete line is kept.
@@ -12,10 +13,16 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from kateval.types import KatevalError, SampleRecord
+from kateval.types import KatevalError, Request, SampleRecord
+
+try:  # 2-3x faster than the standard library on sample records; it refuses lone surrogates, which json takes
+    from orjson import loads as _fast_loads
+except ImportError:  # pragma: no cover - orjson is a dependency
+    _fast_loads = json.loads
 
 SAMPLES = "samples.jsonl"
 RUN_META = "run.json"
+PROMPTS = "prompts.jsonl"
 SampleKey = tuple[str, str, int]
 
 
@@ -33,9 +40,33 @@ def iter_records(run_dir: Path) -> Iterator[dict[str, Any]]:
             if not raw.endswith(b"\n"):
                 break  # torn last line of a killed run
             try:
-                yield json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError):
+                yield _loads(raw)
+            except ValueError:   # JSONDecodeError and UnicodeDecodeError are ValueErrors
                 print(f"kateval: warning: {path}:{number} is not a valid record; skipped", file=sys.stderr)
+
+
+def _loads(raw: bytes) -> Any:
+    try:
+        return _fast_loads(raw)
+    except ValueError:
+        return json.loads(raw)
+
+
+def read_prompts(run_dir: Path) -> dict[tuple[str, str], dict[str, Any]]:
+    """(task, problem_id) -> {"messages": [...]} or {"text": ...}; empty for runs that stored no prompts
+    (made before prompts were stored, or by `kateval score`)."""
+    path = Path(run_dir) / PROMPTS
+    if not path.exists():
+        return {}
+    prompts = {}
+    with path.open("rb") as handle:
+        for raw in handle:
+            try:
+                line = _loads(raw)
+                prompts[(line["task"], line["problem_id"])] = {k: v for k, v in line.items() if k in ("messages", "text")}
+            except (ValueError, KeyError, TypeError):
+                continue   # a torn last line: the prompt is written again when the run resumes
+    return prompts
 
 
 def read_run_meta(run_dir: Path) -> dict[str, Any]:
@@ -71,6 +102,24 @@ class RunStore:
         self.write_meta({**meta, "identity": identity})
         self._cut_torn_line()
         return {record_key(r) for r in iter_records(self.run_dir)} if self.samples_path.exists() else set()
+
+    def add_prompts(self, requests: Iterable[Request]) -> None:
+        """Append the prompt of each problem not stored yet (a resumed run adds only what is missing)."""
+        stored = set(read_prompts(self.run_dir))
+        lines = []
+        for request in requests:
+            key = (request.task, request.problem_id)
+            if key in stored:
+                continue
+            stored.add(key)
+            prompt = request.prompt
+            body = {"messages": list(prompt.messages)} if prompt.messages is not None else {"text": prompt.text}
+            lines.append(json.dumps({"task": request.task, "problem_id": request.problem_id, **body}) + "\n")
+        if lines:
+            path = self.run_dir / PROMPTS
+            with path.open("a+b") as handle:
+                torn = handle.seek(0, os.SEEK_END) > 0 and handle.seek(-1, os.SEEK_END) >= 0 and handle.read(1) != b"\n"
+                handle.write(("\n" * torn + "".join(lines)).encode("utf-8"))
 
     def _cut_torn_line(self) -> None:
         if not self.samples_path.exists():

@@ -82,7 +82,9 @@ def default_out(args: argparse.Namespace, kind: str = "") -> Path:
     return Path("runs") / "-".join([model_name, *([kind] if kind else []), *parse_task_list(args.tasks)])
 
 
-def main(args: argparse.Namespace) -> int:
+def execute(args: argparse.Namespace) -> Path:
+    """The run described by parsed `kateval run` arguments (the command line and kateval.evaluate): generate,
+    grade, store, summary.json. Returns the run directory."""
     tasks = tuple(parse_task_list(args.tasks))
     out = Path(args.out) if args.out else default_out(args)
     config = RunConfig(
@@ -94,6 +96,11 @@ def main(args: argparse.Namespace) -> int:
         out=out, limit=args.limit, data_dir=args.data_dir, workers=args.workers, exec_limits=exec_limits(args),
         show_progress=not args.no_progress)
     run_evaluation(config)
-    summary = write_summary(out)
-    print(f"run directory: {out}\nsummary: {summary}")
+    write_summary(out)
+    return out
+
+
+def main(args: argparse.Namespace) -> int:
+    out = execute(args)
+    print(f"run directory: {out}\nsummary: {out / 'summary.json'}")
     return 0

@@ -5,7 +5,8 @@ from pathlib import Path
 from typing import Any
 
 from kateval.report import plots
-from kateval.report.render import Document, Table, interval, num, pct, to_html, to_markdown
+from kateval.report.browser import browser_section
+from kateval.report.render import Document, Figure, Table, interval, num, pct, to_html, to_markdown
 from kateval.report.summary import summarize, write_summary
 
 FIGURE_DIR = "report_files"
@@ -14,6 +15,15 @@ FIGURE_DIR = "report_files"
 def _rows(summary: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     rows = list(summary["tasks"].items())
     return rows + [("overall", summary["overall"])] if len(rows) > 1 else rows
+
+
+def _headline_table(summary: dict[str, Any]) -> Table:
+    rows = [[name, pct(t["accuracy"]), interval(t["accuracy_ci95"]), num(t["mean_completion_tokens"]),
+             pct(t["think_rate"]), f"{t['problems']} x {t['samples_per_problem']}"]
+            for name, t in _rows(summary)]
+    return Table("Headline", ["task", "accuracy", "95% CI", "mean tokens", "think rate", "problems x samples"], rows,
+                 "Accuracy: mean over samples (avg@n), CI by bootstrap over problems; mean completion tokens per "
+                 "sample; think rate: share of samples in think mode. The details follow below.")
 
 
 def _accuracy_table(summary: dict[str, Any]) -> Table:
@@ -67,16 +77,28 @@ def _difficulty_tables(summary: dict[str, Any]) -> list[Table]:
             for name, t in summary["tasks"].items() if t["by_difficulty"]]
 
 
-def report_document(summary: dict[str, Any], figures: dict[str, bytes]) -> Document:
+HEADLINE_FIGURE = "accuracy_vs_tokens"
+
+
+def report_document(summary: dict[str, Any], figures: dict[str, bytes], browser: tuple[str, str] = ("", "")
+                    ) -> Document:
+    """The headline (per task accuracy with its CI, mean tokens, think rate, and the accuracy-vs-tokens figure)
+    first, then the detailed tables and the other figures; `browser`: the sample browser's html and the line
+    markdown shows in its place."""
     run, fingerprint = summary["run"], summary["run"]["fingerprint"]
     lines = [f"run: {summary['run_dir']}",
              f"model: {run['model']} ({run['checkpoint']}), backend {run['backend']}, mode {run['mode']}",
              "configuration: " + ", ".join(f"{key} {'-' if value is None else value}"
                                            for key, value in fingerprint.items())]
+    headline: list[Table | Figure] = [_headline_table(summary)]
+    if HEADLINE_FIGURE in figures:
+        headline.append(Figure(HEADLINE_FIGURE, figures[HEADLINE_FIGURE]))
     tables = [_accuracy_table(summary), _token_table(summary), _truncation_table(summary),
               _budget_table(summary), *_difficulty_tables(summary)]
     return Document(f"kateval report: {run['model']}", lines, list(summary["notes"]),
-                    [t for t in tables if t is not None], figures)
+                    [t for t in tables if t is not None],
+                    {name: png for name, png in figures.items() if name != HEADLINE_FIGURE},
+                    headline=headline, appendix_html=browser[0], appendix_markdown=browser[1])
 
 
 def write_report(run_dir: Path, out_dir: Path | None = None, show_progress: bool = False) -> dict[str, Path]:
@@ -91,7 +113,7 @@ def write_report(run_dir: Path, out_dir: Path | None = None, show_progress: bool
     for name, png in figures.items():
         (out_dir / FIGURE_DIR / f"{name}.png").write_bytes(png)
         figure_paths[name] = f"{FIGURE_DIR}/{name}.png"
-    doc = report_document(summary, figures)
+    doc = report_document(summary, figures, browser_section(run_dir, "report.html"))
     paths = {"summary": write_summary(out_dir, summary), "markdown": out_dir / "report.md",
              "html": out_dir / "report.html"}
     paths["markdown"].write_text(to_markdown(doc, figure_paths), encoding="utf-8")
