@@ -1,4 +1,6 @@
-"""kateval report: summary.json, report.md and a self-contained report.html for one run directory."""
+"""Write a run's report: summary.json, report.md and one self-contained report.html that opens on the headline
+(per task accuracy with its 95% CI, mean tokens, think rate, accuracy against tokens), then the details, then a
+browser of every sample (filters, text search, the completion with its judge/think/answer segments marked)."""
 from __future__ import annotations
 
 import argparse
@@ -7,6 +9,10 @@ from pathlib import Path
 
 from kateval.commands.common import add_progress_arg
 from kateval.report.run_report import write_report
+
+EXAMPLES = """  kateval report runs/qwen3-8b                # writes into the run directory
+  kateval report runs/qwen3-8b --out reports/qwen3-8b
+then open runs/qwen3-8b/report.html, or: kateval view runs/qwen3-8b"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -1,4 +1,8 @@
-"""kateval run: generate, grade and store; ends with summary.json."""
+"""Evaluate a model on tasks: generate n samples per problem, grade each one (answers checked, programs run in
+the sandbox), store every sample with its token accounting in a run directory, and write summary.json. The same
+command run again resumes a killed run and generates only what is missing.
+
+Library side: `execute` is shared with kateval.evaluate."""
 from __future__ import annotations
 
 import argparse
@@ -10,6 +14,12 @@ from kateval.pipeline import RunConfig, run_evaluation
 from kateval.report.summary import write_summary
 from kateval.tasks import parse_task_list
 from kateval.types import KatevalError, SamplingConfig
+
+EXAMPLES = """  kateval run --model Qwen/Qwen3-8B --tasks aime24,humaneval_plus --n 8 --max-tokens 32768 --out runs/qwen3-8b
+  kateval run --model Kwaipilot/KAT-V1-40B --tasks aime25 --mode off --tensor-parallel-size 2 --out runs/kat-off
+  kateval run --backend openai --base-url http://127.0.0.1:8000/v1 --model M --tasks mbpp_plus --out runs/m
+  kateval run --backend reference --tasks aime24,aime25 --n 4 --out runs/ref     # gold answers: checks the harness
+then: kateval report runs/qwen3-8b; kateval view runs/qwen3-8b"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -1,4 +1,6 @@
-"""kateval score: grade a JSONL of completions (task, problem_id, completion, ...) into a run directory."""
+"""Grade completions produced elsewhere (a JSONL with task, problem_id and completion per line; lm-eval and
+evalplus sample files are read as they are) into a run directory, with the same parsing, token accounting and
+grading as `kateval run`."""
 from __future__ import annotations
 
 import argparse
@@ -8,6 +10,9 @@ from kateval.bridges.foreign_samples import parse_task_map
 from kateval.commands.common import add_data_args, add_exec_args, add_progress_arg, exec_limits
 from kateval.report.summary import write_summary
 from kateval.scoring import score_file
+
+EXAMPLES = """  kateval score completions.jsonl --out runs/mine --tokenizer Qwen/Qwen3-8B
+  kateval score evalplus_samples.jsonl --task-map HumanEval=humaneval --tokenizer M --out runs/he"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -127,7 +127,8 @@ def think_rate_by_difficulty(summary: dict[str, Any]) -> bytes | None:
             ax.bar(x, [level["think_rate"] for level in levels.values()], width=width, label=name)
         ax.set_xticks(np.arange(len(labels)) + 0.4 - width / 2, labels)
         ax.set(xlabel="difficulty", ylabel="think rate", ylim=(0, 1.05), title="Think rate by difficulty")
-        ax.legend(fontsize=8)
+        if tasks:
+            ax.legend(fontsize=8)
         return bool(tasks)
     return _png(draw)
 

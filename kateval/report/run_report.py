@@ -1,6 +1,8 @@
 """`kateval report`: summary.json, report.md (figures as PNG files beside it) and a self-contained report.html."""
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -8,8 +10,10 @@ from kateval.report import plots
 from kateval.report.browser import browser_section
 from kateval.report.render import Document, Figure, Table, interval, num, pct, to_html, to_markdown
 from kateval.report.summary import summarize, write_summary
+from kateval.store import SAMPLES
 
 FIGURE_DIR = "report_files"
+REPORT_PAGE = "report.html"
 
 
 def _rows(summary: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -113,9 +117,34 @@ def write_report(run_dir: Path, out_dir: Path | None = None, show_progress: bool
     for name, png in figures.items():
         (out_dir / FIGURE_DIR / f"{name}.png").write_bytes(png)
         figure_paths[name] = f"{FIGURE_DIR}/{name}.png"
-    doc = report_document(summary, figures, browser_section(run_dir, "report.html"))
+    doc = report_document(summary, figures, browser_section(run_dir, REPORT_PAGE))
     paths = {"summary": write_summary(out_dir, summary), "markdown": out_dir / "report.md",
-             "html": out_dir / "report.html"}
+             "html": out_dir / REPORT_PAGE}
     paths["markdown"].write_text(to_markdown(doc, figure_paths), encoding="utf-8")
     paths["html"].write_text(to_html(doc), encoding="utf-8")
     return paths
+
+
+def ensure_report(run_dir: Path, show_progress: bool = False) -> Path:
+    """The run's report.html, written first when it is missing or older than the run's samples."""
+    run_dir = Path(run_dir)
+    page = run_dir / REPORT_PAGE
+    if not page.exists() or page.stat().st_mtime < (run_dir / SAMPLES).stat().st_mtime:
+        write_report(run_dir, show_progress=show_progress)
+    return page
+
+
+def report_links(run_dirs: dict[str, Path], document_dir: Path) -> dict[str, str]:
+    """For a document written in `document_dir` that links to the samples of runs (compare, audit): each run's
+    report.html (written first where missing or stale) as a path relative to the document. A run whose report
+    cannot be written (a read-only directory) is linked all the same, with a warning."""
+    links = {}
+    for key, run_dir in run_dirs.items():
+        try:
+            page = ensure_report(run_dir)
+        except OSError as exc:
+            print(f"kateval: warning: could not write {run_dir / REPORT_PAGE} ({exc}); its sample links will not "
+                  "open until `kateval report` has written it", file=sys.stderr)
+            page = Path(run_dir) / REPORT_PAGE
+        links[key] = Path(os.path.relpath(Path(page).resolve(), Path(document_dir).resolve())).as_posix()
+    return links
