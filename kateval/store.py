@@ -84,6 +84,7 @@ class RunStore:
         self.run_dir = Path(run_dir)
         self.samples_path = self.run_dir / SAMPLES
         self.meta_path = self.run_dir / RUN_META
+        self._prompt_keys: set[tuple[str, str]] | None = None   # problems whose prompt is stored (read once)
 
     def open(self, identity: dict[str, Any], meta: dict[str, Any]) -> set[SampleKey]:
         """Create or resume the run. `identity` (model, sampling, tasks...) must match a run being resumed.
@@ -105,7 +106,9 @@ class RunStore:
 
     def add_prompts(self, requests: Iterable[Request]) -> None:
         """Append the prompt of each problem not stored yet (a resumed run adds only what is missing)."""
-        stored = set(read_prompts(self.run_dir))
+        if self._prompt_keys is None:
+            self._prompt_keys = set(read_prompts(self.run_dir))
+        stored = self._prompt_keys
         lines = []
         for request in requests:
             key = (request.task, request.problem_id)

@@ -99,8 +99,9 @@ def leaderboard_document(frame: pd.DataFrame) -> Document:
              + "their numbers are not like for like"] if flagged else []
     shown = display_frame(frame)
     table = Table("Runs", list(shown.columns), shown.values.tolist(),
-                  "acc: mean accuracy over samples; think: share of samples in think mode; tokens: mean completion "
-                  "tokens; overall acc pools all samples, macro acc averages the tasks.")
+                  "acc: accuracy, the mean over problems of each problem's share of correct samples; think: share "
+                  "of samples in think mode; tokens: mean completion tokens; overall acc weighs every problem of "
+                  "every task alike, macro acc averages the tasks.")
     return Document("kateval leaderboard", [f"{len(frame)} run(s)"], notes, [table])
 
 

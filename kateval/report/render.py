@@ -8,11 +8,13 @@ from __future__ import annotations
 import base64
 import html
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+FLOAT_NOISE = Decimal("1e-12")   # below any rate a report shows; above a float's rounding error
 STYLE = """body{font-family:system-ui,sans-serif;margin:1.5em auto;max-width:1200px;padding:0 1em;color:#222}
 h1{margin-bottom:.2em}h2{margin-top:1.6em;border-bottom:1px solid #ddd;padding-bottom:.2em}
 nav{font-size:14px;margin:.3em 0 1em}nav a{margin-right:1.2em}
@@ -69,7 +71,14 @@ def write_text(path: Path, text: str) -> Path:
 
 
 def pct(value: float | None, digits: int = 1) -> str:
-    return "-" if value is None else f"{100 * value:.{digits}f}%"
+    """The one way a rate is printed (accuracy, pass@k, CIs, think rate...): the float first read to 12 decimals,
+    so two computations of one number that differ in the last binary digit print alike (0.48749999999999993 and
+    0.4875), then rounded half up (48.8%; Python's own formatting rounds half to even on the binary value)."""
+    if value is None:
+        return "-"
+    exact = Decimal(repr(float(value))).quantize(FLOAT_NOISE)
+    percent = (exact * 100).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+    return f"{abs(percent) if percent.is_zero() else percent}%"
 
 
 def num(value: float | None, digits: int = 0) -> str:
