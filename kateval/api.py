@@ -76,16 +76,20 @@ def _run_arguments(tasks: str | Iterable[str], model: str | None, n: int, option
     return args
 
 
-def evaluate(model: str | None = None, tasks: str | Iterable[str] = (), n: int = 1, **options: Any) -> Run:
+def evaluate(model: str | None = None, tasks: str | Iterable[str] = (), n: int = 1, verbose: bool = False,
+             **options: Any) -> Run:
     """Generate, grade and store exactly as `kateval run` does, then load the run. `options` are that command's
     flags with underscores: backend, out, limit, temperature, top_p, max_tokens, seed, mode, profile, data_dir,
     tensor_parallel_size, max_model_len, ... (`kateval run --help` lists them). Like `kateval run`, it resumes a
-    run directory that holds the same settings."""
+    run directory that holds the same settings, and hides vLLM/transformers/torch chatter unless verbose=True
+    (a process-wide setting, see kateval.quiet)."""
     from kateval.commands import run
+    from kateval.quiet import configure_library_output
 
     if not tasks:
         raise TypeError("evaluate() needs tasks, e.g. tasks='aime24' or tasks=['aime24', 'humaneval']")
     args = _run_arguments(tasks, model, n, options)
+    configure_library_output(verbose)
     out = run.execute(args)
     return load_run(out)
 

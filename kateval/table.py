@@ -96,7 +96,20 @@ def _fast_scalars(path: Path, length: int, schema: pa.Schema) -> pa.Table:
                                                                     unexpected_field_behavior="ignore"))
 
 
+def _utf8(value: Any) -> Any:
+    """A string with a lone surrogate (stored escaped in JSON; valid in Python, not in arrow or pandas strings)
+    with that character written as its escape, so that nothing is lost from view."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
+
+
 def _column(name: str, values: list[Any], kind: pa.DataType) -> pa.Array:
+    if pa.types.is_string(kind):
+        values = [_utf8(v) for v in values]
     try:
         return pa.array(values, type=kind)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
@@ -167,7 +180,7 @@ def _frame(table: pa.Table, extra: dict[str, list[Any]]) -> pd.DataFrame:
         if name == "grade_details":
             frame[name] = pd.Series([v if isinstance(v, dict) else {} for v in values], dtype=object)
         elif name in TEXT_FIELDS:
-            frame[name] = pd.Series(values, dtype="string")
+            frame[name] = pd.Series([_utf8(v) for v in values], dtype="string")
         else:   # a field of mixed JSON types (stop_reason: a string or a token id): kept as written
             frame[name] = pd.Series(values, dtype=object)
     return frame
