@@ -25,5 +25,6 @@ def main(args: argparse.Namespace) -> int:
     paths = write_report(Path(args.run_dir), Path(args.out) if args.out else None,
                          show_progress=not args.no_progress and sys.stderr.isatty())
     for kind, path in paths.items():
-        print(f"{kind}: {path}")
+        size = f" ({path.stat().st_size / 2**20:,.1f} MiB, every sample browsable)" if kind == "html" else ""
+        print(f"{kind}: {path}{size}")
     return 0

@@ -1,0 +1,132 @@
+"""Loading a run into pandas (`kateval.load_run`): which reader, measured on 100,000 and 1,000,000 records.
+
+Each reader builds the same table (one row per sample, the scalar record fields as columns, completions left
+out) from one synthetic samples.jsonl (kateval.report.synthetic: 8 samples per problem, 1,000-character
+completions, about 1.4 KiB a line), in a fresh process so its peak RSS is its own:
+
+  json          the standard library, line by line, into column lists, then a DataFrame (the baseline)
+  orjson        the same with orjson.loads
+  pandas        pandas.read_json(lines=True) in chunks of 100,000 (it decodes the completions too)
+  arrow-mt      pyarrow.json.read_json with the record schema, threaded (completions ignored by the parser)
+  arrow-1t      the same on one thread (what kateval.table uses)
+  parquet       reading a columnar sidecar written beside samples.jsonl (write time reported apart)
+  load_run      kateval.load_run(run_dir).samples: arrow-1t + categorical/nullable typing
+
+    .venv/bin/python benchmarks/bench_load.py [--sizes 100000,1000000] [--completion-chars 1000]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from kateval.report.synthetic import random_records, run_meta, write_run
+
+READERS = ("json", "orjson", "pandas", "arrow-mt", "arrow-1t", "parquet", "load_run")
+SLOW_READERS = {"pandas": 200_000}   # skipped above this many records (minutes, and memory for every completion)
+
+
+def _columns(run_dir: Path, loads) -> dict[str, list]:
+    from kateval.table import record_schema
+
+    names = record_schema()[0].names
+    columns: dict[str, list] = {name: [] for name in names}
+    appends = [(name, columns[name].append) for name in names]
+    with (run_dir / "samples.jsonl").open("rb") as handle:
+        for line in handle:
+            record = loads(line)
+            for name, append in appends:
+                append(record.get(name))
+    return columns
+
+
+def _arrow(run_dir: Path, threads: bool):
+    import pyarrow.json as pa_json
+
+    from kateval.table import record_schema
+
+    return pa_json.read_json(str(run_dir / "samples.jsonl"),
+                             read_options=pa_json.ReadOptions(block_size=1 << 24, use_threads=threads),
+                             parse_options=pa_json.ParseOptions(explicit_schema=record_schema()[0],
+                                                                unexpected_field_behavior="ignore"))
+
+
+def child(reader: str, run_dir: Path) -> None:
+    import pandas as pd
+
+    started = time.perf_counter()
+    if reader in ("json", "orjson"):
+        loads = json.loads if reader == "json" else __import__("orjson").loads
+        frame = pd.DataFrame(_columns(run_dir, loads))
+    elif reader == "pandas":
+        frame = pd.concat(chunk.drop(columns=["completion", "prefix", "grade_details"]) for chunk in
+                          pd.read_json(run_dir / "samples.jsonl", lines=True, chunksize=100_000))
+    elif reader.startswith("arrow"):
+        frame = _arrow(run_dir, reader == "arrow-mt").to_pandas()
+    elif reader == "parquet":
+        frame = pd.read_parquet(run_dir / "samples.parquet")
+    else:
+        import kateval
+
+        frame = kateval.load_run(run_dir).samples
+    seconds = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": seconds, "peak_mb": peak_mb, "rows": len(frame)}))
+
+
+def write_sidecar(run_dir: Path) -> float:
+    """The columnar sidecar a parquet reader would need: written once from the JSON (timed, not in the read)."""
+    import pyarrow.parquet as pq
+
+    started = time.perf_counter()
+    pq.write_table(_arrow(run_dir, threads=False), run_dir / "samples.parquet")
+    return time.perf_counter() - started
+
+
+def measure(reader: str, run_dir: Path) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", reader, str(run_dir)], capture_output=True, text=True,
+                         check=True)
+    return json.loads(out.stdout.splitlines()[-1])
+
+
+def bench(size: int, completion_chars: int, workdir: Path) -> None:
+    run_dir = workdir / f"run_{size}"
+    write_run(run_dir, random_records(size, completion_chars=completion_chars),
+              run_meta(["aime24", "lcb"], sampling={"n": 8, "max_tokens": 16384}))
+    megabytes = (run_dir / "samples.jsonl").stat().st_size / 2**20
+    sidecar_s = write_sidecar(run_dir)
+    print(f"\n{size:,} records, samples.jsonl {megabytes:,.0f} MiB; parquet sidecar "
+          f"{(run_dir / 'samples.parquet').stat().st_size / 2**20:,.1f} MiB written in {sidecar_s:.2f} s")
+    baseline = None
+    for reader in READERS:
+        if size > SLOW_READERS.get(reader, size):
+            print(f"  {reader:<9} skipped above {SLOW_READERS[reader]:,} records")
+            continue
+        result = measure(reader, run_dir)
+        assert result["rows"] == size, result
+        baseline = baseline or result["seconds"]
+        print(f"  {reader:<9} {result['seconds']:7.2f} s  {baseline / result['seconds']:5.2f}x json   "
+              f"peak RSS {result['peak_mb']:7.0f} MiB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="100000,1000000")
+    parser.add_argument("--completion-chars", type=int, default=1000)
+    parser.add_argument("--child", nargs=2, metavar=("READER", "RUN_DIR"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child[0], Path(args.child[1]))
+        return
+    with tempfile.TemporaryDirectory(prefix="kateval-bench-load-") as workdir:
+        for size in map(int, args.sizes.split(",")):
+            bench(size, args.completion_chars, Path(workdir))
+
+
+if __name__ == "__main__":
+    main()
