@@ -20,6 +20,7 @@
     for (const child of children || []) if (child != null) node.append(child);
     return node;
   }
+  const shortAnswer = (x) => (x == null ? "-" : x.length > 24 ? x.slice(0, 23).replace(/\s+/g, " ") + "…" : x.replace(/\s+/g, " "));
   const fmt = (n) => (n < 0 ? "-" : n.toLocaleString("en-US"));
   const right = (i) => (S.f[i] & CORRECT) !== 0;
 
@@ -63,7 +64,7 @@
   const list = el("div", {class: "kt-list"}, [
     el("div", {class: "kt-pager"}, [prev, next, count, busy]),
     el("table", {}, [el("thead", {}, [el("tr", {}, ["task", "problem", "#", "mode", "status", "tokens",
-      "think", "cut", "answer"].map((h) => el("th", {text: h})))]), tbody])]);
+      "answer"].map((h) => el("th", {text: h})))]), tbody])]);
   const detail = el("div", {class: "kt-detail"}, [el("p", {class: "kt-muted", text: "Click a sample to read it."})]);
   root.append(controls, el("div", {class: "kt-main"}, [list, detail]));
 
@@ -113,8 +114,9 @@
         el("td", {text: I.tasks[P.task[S.p[i]]]}), el("td", {text: P.id[S.p[i]]}), el("td", {text: String(S.i[i])}),
         el("td", {text: I.modes[S.m[i]] ?? "-"}),
         el("td", {class: "kt-status " + (right(i) ? "kt-right" : "kt-wrong"), text: I.statuses[S.s[i]] ?? "-"}),
-        el("td", {text: fmt(S.n[i])}), el("td", {text: fmt(S.k[i])}),
-        el("td", {text: S.f[i] & TRUNCATED ? "✂" : ""}), el("td", {class: "kt-ans", text: S.x[i] ?? "-"})]);
+        el("td", {text: fmt(S.n[i]) + (S.f[i] & TRUNCATED ? " ✂" : ""), title: `judge ${fmt(S.j[i])}, think ${
+          fmt(S.k[i])}, answer ${fmt(S.a[i])}` + (S.f[i] & TRUNCATED ? "; cut at the token limit" : "")}),
+        el("td", {class: "kt-ans", text: shortAnswer(S.x[i])})]);
       row.addEventListener("click", () => openSample(i, true));
       rows.push(row);
     }

@@ -86,13 +86,13 @@ def accuracy_vs_tokens(summary: dict[str, Any]) -> bytes | None:
         for mode in sorted(modes_seen):
             handles.append(Line2D([], [], marker=MODE_MARKERS[mode], color="#555", linestyle=""))
             labels.append(f"think {mode}")
-        ax.legend(handles, labels, loc="best", fontsize=11)
+        ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=11)   # beside the points
         ax.grid(alpha=0.3)
         ax.set_xlabel("mean completion tokens per sample", fontsize=12)
         ax.set_ylabel("accuracy", fontsize=12)
         ax.set_ylim(-0.03, 1.03)
-        ax.set_title("Accuracy against token cost (o: task with 95% CI; triangles: within a think mode)",
-                     fontsize=12)
+        ax.set_title("Accuracy against token cost (circles: task, 95% CI; triangles: its samples in one think mode)",
+                     fontsize=12, loc="left")
         return True
     return _png(draw, 9.0, 5.0)
 

@@ -26,8 +26,9 @@ def _headline_table(summary: dict[str, Any]) -> Table:
              pct(t["think_rate"]), f"{t['problems']} x {t['samples_per_problem']}"]
             for name, t in _rows(summary)]
     return Table("Headline", ["task", "accuracy", "95% CI", "mean tokens", "think rate", "problems x samples"], rows,
-                 "Accuracy: mean over samples (avg@n), CI by bootstrap over problems; mean completion tokens per "
-                 "sample; think rate: share of samples in think mode. The details follow below.")
+                 "accuracy: the mean over problems of each problem's share of correct samples, with its 95% CI "
+                 "(bootstrap over problems); mean tokens: completion tokens per sample; think rate: share of samples "
+                 "in think mode. The details follow below.")
 
 
 def _accuracy_table(summary: dict[str, Any]) -> Table:
