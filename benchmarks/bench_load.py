@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
+
+from isolated import measure_in_child, print_measurement
 
 from kateval.report.synthetic import random_records, run_meta, write_run
 
@@ -74,9 +73,7 @@ def child(reader: str, run_dir: Path) -> None:
         import kateval
 
         frame = kateval.load_run(run_dir).samples
-    seconds = time.perf_counter() - started
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": seconds, "peak_mb": peak_mb, "rows": len(frame)}))
+    print_measurement(started, rows=len(frame))
 
 
 def write_sidecar(run_dir: Path) -> float:
@@ -86,12 +83,6 @@ def write_sidecar(run_dir: Path) -> float:
     started = time.perf_counter()
     pq.write_table(_arrow(run_dir, threads=False), run_dir / "samples.parquet")
     return time.perf_counter() - started
-
-
-def measure(reader: str, run_dir: Path) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", reader, str(run_dir)], capture_output=True, text=True,
-                         check=True)
-    return json.loads(out.stdout.splitlines()[-1])
 
 
 def bench(size: int, completion_chars: int, workdir: Path) -> None:
@@ -107,7 +98,7 @@ def bench(size: int, completion_chars: int, workdir: Path) -> None:
         if size > SLOW_READERS.get(reader, size):
             print(f"  {reader:<9} skipped above {SLOW_READERS[reader]:,} records")
             continue
-        result = measure(reader, run_dir)
+        result = measure_in_child(__file__, reader, str(run_dir))
         assert result["rows"] == size, result
         baseline = baseline or result["seconds"]
         print(f"  {reader:<9} {result['seconds']:7.2f} s  {baseline / result['seconds']:5.2f}x json   "

@@ -14,13 +14,11 @@ measurement runs in a fresh process, so its peak RSS is its own:
 from __future__ import annotations
 
 import argparse
-import json
-import resource
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
+
+from isolated import measure_in_child, print_measurement
 
 from kateval.report.synthetic import random_records, run_meta, write_run
 
@@ -43,15 +41,11 @@ def child(mode: str, run_dir: Path) -> None:
     else:
         records = list(iter_records(run_dir))
         assert records
-    seconds = time.perf_counter() - started
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": seconds, "peak_mb": peak_mb}))
+    print_measurement(started)
 
 
 def measure(mode: str, run_dir: Path) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", mode, str(run_dir)], capture_output=True, text=True,
-                         check=True)
-    return json.loads(out.stdout.splitlines()[-1])
+    return measure_in_child(__file__, mode, str(run_dir))
 
 
 def bench(size: int, completion_chars: int, workdir: Path, load_all: bool) -> None:
