@@ -16,13 +16,11 @@ completions, about 1.4 KiB a line), in a fresh process so its peak RSS is its ow
 """
 from __future__ import annotations
 
-import argparse
 import json
-import tempfile
 import time
 from pathlib import Path
 
-from isolated import measure_in_child, print_measurement
+from isolated import measure_in_child, print_measurement, sized_benchmark
 
 from kateval.report.synthetic import random_records, run_meta, write_run
 
@@ -106,17 +104,7 @@ def bench(size: int, completion_chars: int, workdir: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sizes", default="100000,1000000")
-    parser.add_argument("--completion-chars", type=int, default=1000)
-    parser.add_argument("--child", nargs=2, metavar=("READER", "RUN_DIR"), help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.child:
-        child(args.child[0], Path(args.child[1]))
-        return
-    with tempfile.TemporaryDirectory(prefix="kateval-bench-load-") as workdir:
-        for size in map(int, args.sizes.split(",")):
-            bench(size, args.completion_chars, Path(workdir))
+    sized_benchmark(__doc__.split("\n")[0], child, lambda size, chars, workdir, _sizes: bench(size, chars, workdir))
 
 
 if __name__ == "__main__":

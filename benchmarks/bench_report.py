@@ -13,12 +13,10 @@ measurement runs in a fresh process, so its peak RSS is its own:
 """
 from __future__ import annotations
 
-import argparse
-import tempfile
 import time
 from pathlib import Path
 
-from isolated import measure_in_child, print_measurement
+from isolated import measure_in_child, print_measurement, sized_benchmark
 
 from kateval.report.synthetic import random_records, run_meta, write_run
 
@@ -66,18 +64,8 @@ def bench(size: int, completion_chars: int, workdir: Path, load_all: bool) -> No
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sizes", default="100000,1000000")
-    parser.add_argument("--completion-chars", type=int, default=1000)
-    parser.add_argument("--child", nargs=2, metavar=("MODE", "RUN_DIR"), help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.child:
-        child(args.child[0], Path(args.child[1]))
-        return
-    sizes = [int(s) for s in args.sizes.split(",")]
-    with tempfile.TemporaryDirectory(prefix="kateval-bench-report-") as workdir:
-        for size in sizes:
-            bench(size, args.completion_chars, Path(workdir), load_all=size == min(sizes))
+    sized_benchmark(__doc__.split("\n")[0], child,
+                    lambda size, chars, workdir, sizes: bench(size, chars, workdir, load_all=size == min(sizes)))
 
 
 if __name__ == "__main__":

@@ -2,11 +2,15 @@
 `python SCRIPT --child ARGS...`, the child does the work and ends with `print_measurement`."""
 from __future__ import annotations
 
+import argparse
 import json
 import resource
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 
@@ -19,3 +23,21 @@ def print_measurement(started: float, **extra: Any) -> None:
     """The child's last line: seconds since `started` (time.perf_counter) and its peak RSS in MiB."""
     print(json.dumps({"seconds": time.perf_counter() - started,
                       "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, **extra}))
+
+
+def sized_benchmark(description: str, child: Callable[[str, Path], None],
+                    bench: Callable[[int, int, Path, list[int]], None]) -> None:
+    """The command line of a benchmark over run sizes: `--sizes`, `--completion-chars`, and `--child MODE RUN_DIR`
+    for the fresh process of one measurement. bench(size, completion_chars, workdir, sizes) runs one size."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--sizes", default="100000,1000000")
+    parser.add_argument("--completion-chars", type=int, default=1000)
+    parser.add_argument("--child", nargs=2, metavar=("MODE", "RUN_DIR"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child[0], Path(args.child[1]))
+        return
+    sizes = [int(s) for s in args.sizes.split(",")]
+    with tempfile.TemporaryDirectory(prefix="kateval-bench-") as workdir:
+        for size in sizes:
+            bench(size, args.completion_chars, Path(workdir), sizes)
