@@ -69,6 +69,20 @@ def read_prompts(run_dir: Path) -> dict[tuple[str, str], dict[str, Any]]:
     return prompts
 
 
+def complete_length(path: Path) -> int:
+    """Bytes up to and including the last newline: what a killed run left minus its torn last line."""
+    with Path(path).open("rb") as handle:
+        position = handle.seek(0, os.SEEK_END)
+        while position > 0:   # walk back in chunks to the last newline
+            step = min(1 << 20, position)
+            handle.seek(position - step)
+            cut = handle.read(step).rfind(b"\n")
+            if cut >= 0:
+                return position - step + cut + 1
+            position -= step
+    return 0
+
+
 def read_run_meta(run_dir: Path) -> dict[str, Any]:
     path = Path(run_dir) / RUN_META
     if not path.exists():
@@ -125,22 +139,11 @@ class RunStore:
                 handle.write(("\n" * torn + "".join(lines)).encode("utf-8"))
 
     def _cut_torn_line(self) -> None:
-        if not self.samples_path.exists():
-            return
-        with self.samples_path.open("rb+") as handle:
-            position = end = handle.seek(0, os.SEEK_END)
-            while position > 0:  # walk back in chunks to the last newline
-                step = min(1 << 20, position)
-                handle.seek(position - step)
-                chunk = handle.read(step)
-                if position == end and chunk.endswith(b"\n"):
-                    return
-                cut = chunk.rfind(b"\n")
-                if cut >= 0:
-                    handle.truncate(position - step + cut + 1)
-                    return
-                position -= step
-            handle.truncate(0)
+        if self.samples_path.exists():
+            complete = complete_length(self.samples_path)
+            if complete < self.samples_path.stat().st_size:
+                with self.samples_path.open("rb+") as handle:
+                    handle.truncate(complete)
 
     def append(self, records: Iterable[SampleRecord]) -> None:
         lines = "".join(json.dumps(r.to_json_dict(), ensure_ascii=False) + "\n" for r in records)

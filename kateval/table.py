@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.json as pa_json
 
-from kateval.store import SAMPLES, iter_records
+from kateval.store import SAMPLES, complete_length, iter_records
 from kateval.types import KatevalError, SampleRecord
 
 TEXT_FIELDS = ("completion", "prefix")       # long texts: only with completions=True
@@ -52,21 +52,6 @@ def record_schema() -> tuple[pa.Schema, tuple[str, ...]]:
         else:
             scalar.append(pa.field(f.name, kind))
     return pa.schema(scalar), tuple(loose)
-
-
-def _complete_length(path: Path) -> int:
-    """Bytes up to and including the last newline: a torn last line of a killed run is not a record."""
-    with path.open("rb") as handle:
-        end = handle.seek(0, 2)
-        position = end
-        while position > 0:
-            step = min(1 << 16, position)
-            handle.seek(position - step)
-            cut = handle.read(step).rfind(b"\n")
-            if cut >= 0:
-                return position - step + cut + 1
-            position -= step
-    return 0
 
 
 class _Prefix(io.RawIOBase):
@@ -150,7 +135,7 @@ def sample_frame(run_dir: Path, completions: bool = False) -> pd.DataFrame:
     if not path.exists():
         raise KatevalError(f"{run_dir}: no {SAMPLES} (is this a kateval run directory?)")
     schema, loose = record_schema()
-    length = _complete_length(path)
+    length = complete_length(path)
     wanted_loose = list(loose) if completions else []
     try:
         table = _fast_scalars(path, length, schema) if length else schema.empty_table()
