@@ -9,8 +9,9 @@ completions, about 1.4 KiB a line), in a fresh process so its peak RSS is its ow
   pandas        pandas.read_json(lines=True) in chunks of 100,000 (it decodes the completions too)
   arrow-mt      pyarrow.json.read_json with the record schema, threaded (completions ignored by the parser)
   arrow-1t      the same on one thread (what kateval.table uses)
-  parquet       reading a columnar sidecar written beside samples.jsonl (write time reported apart)
-  load_run      kateval.load_run(run_dir).samples: arrow-1t + categorical/nullable typing
+  load_run      kateval.load_run(run_dir).samples on a run never loaded before: arrow-1t, categorical and
+                nullable typing, and the parquet sidecar written beside samples.jsonl
+  load_run-2    the same again: the sidecar is read instead of the JSON
 
     .venv/bin/python benchmarks/bench_load.py [--sizes 100000,1000000] [--completion-chars 1000]
 """
@@ -24,7 +25,7 @@ from isolated import measure_in_child, print_measurement, sized_benchmark
 
 from kateval.report.synthetic import random_records, run_meta, write_run
 
-READERS = ("json", "orjson", "pandas", "arrow-mt", "arrow-1t", "parquet", "load_run")
+READERS = ("json", "orjson", "pandas", "arrow-mt", "arrow-1t", "load_run", "load_run-2")
 SLOW_READERS = {"pandas": 200_000}   # skipped above this many records (minutes, and memory for every completion)
 
 
@@ -65,32 +66,22 @@ def child(reader: str, run_dir: Path) -> None:
                           pd.read_json(run_dir / "samples.jsonl", lines=True, chunksize=100_000))
     elif reader.startswith("arrow"):
         frame = _arrow(run_dir, reader == "arrow-mt").to_pandas()
-    elif reader == "parquet":
-        frame = pd.read_parquet(run_dir / "samples.parquet")
     else:
         import kateval
+        from kateval.table import SIDECAR
 
+        if reader == "load_run":
+            (run_dir / SIDECAR).unlink(missing_ok=True)
+            started = time.perf_counter()
         frame = kateval.load_run(run_dir).samples
     print_measurement(started, rows=len(frame))
-
-
-def write_sidecar(run_dir: Path) -> float:
-    """The columnar sidecar a parquet reader would need: written once from the JSON (timed, not in the read)."""
-    import pyarrow.parquet as pq
-
-    started = time.perf_counter()
-    pq.write_table(_arrow(run_dir, threads=False), run_dir / "samples.parquet")
-    return time.perf_counter() - started
 
 
 def bench(size: int, completion_chars: int, workdir: Path) -> None:
     run_dir = workdir / f"run_{size}"
     write_run(run_dir, random_records(size, completion_chars=completion_chars),
               run_meta(["aime24", "lcb"], sampling={"n": 8, "max_tokens": 16384}))
-    megabytes = (run_dir / "samples.jsonl").stat().st_size / 2**20
-    sidecar_s = write_sidecar(run_dir)
-    print(f"\n{size:,} records, samples.jsonl {megabytes:,.0f} MiB; parquet sidecar "
-          f"{(run_dir / 'samples.parquet').stat().st_size / 2**20:,.1f} MiB written in {sidecar_s:.2f} s")
+    print(f"\n{size:,} records, samples.jsonl {(run_dir / 'samples.jsonl').stat().st_size / 2**20:,.0f} MiB")
     baseline = None
     for reader in READERS:
         if size > SLOW_READERS.get(reader, size):
@@ -99,8 +90,9 @@ def bench(size: int, completion_chars: int, workdir: Path) -> None:
         result = measure_in_child(__file__, reader, str(run_dir))
         assert result["rows"] == size, result
         baseline = baseline or result["seconds"]
-        print(f"  {reader:<9} {result['seconds']:7.2f} s  {baseline / result['seconds']:5.2f}x json   "
+        print(f"  {reader:<10} {result['seconds']:7.2f} s  {baseline / result['seconds']:6.2f}x json   "
               f"peak RSS {result['peak_mb']:7.0f} MiB")
+    print(f"  (samples.parquet, the sidecar: {(run_dir / 'samples.parquet').stat().st_size / 2**20:,.1f} MiB)")
 
 
 def main() -> None:

@@ -8,11 +8,17 @@ asked for. Fields whose values are not one JSON type (`grade_details`, a dict; `
 id) and the texts come from the store's line-by-line reader. Any file the fast reader refuses (a corrupt line, an
 escaped lone surrogate, a value of an unexpected type) is read line by line instead, with the store's own rules:
 a torn last line is left out, a corrupt line skipped with a warning.
+
+The scalar columns are then cached beside the store as samples.parquet (stamped with the size and modification
+time of the samples.jsonl they came from, and checked against the record schema): a later load reads that in a
+fraction of a second (measured: 0.7 s against 17 s for the JSON at a million records on a loaded machine). A
+stale or foreign sidecar is ignored and rewritten; deleting it is always safe.
 """
 from __future__ import annotations
 
 import dataclasses
 import io
+import os
 import sys
 import types
 import typing
@@ -22,6 +28,7 @@ from typing import Any, BinaryIO
 import pandas as pd
 import pyarrow as pa
 import pyarrow.json as pa_json
+import pyarrow.parquet as pq
 
 from kateval.store import SAMPLES, complete_length, iter_records
 from kateval.types import KatevalError, SampleRecord
@@ -29,6 +36,7 @@ from kateval.types import KatevalError, SampleRecord
 TEXT_FIELDS = ("completion", "prefix")       # long texts: only with completions=True
 CATEGORIES = ("task", "problem_id", "mode", "status", "finish_reason", "difficulty")   # few distinct values
 BLOCK_BYTES = 1 << 24
+SIDECAR = "samples.parquet"   # the scalar columns, cached beside samples.jsonl
 
 
 def _arrow_type(annotation: Any) -> pa.DataType | None:
@@ -125,6 +133,45 @@ def _line_columns(run_dir: Path, names: list[str]) -> dict[str, list[Any]]:
     return columns
 
 
+def _scalar_table(run_dir: Path, length: int, schema: pa.Schema) -> pa.Table:
+    try:
+        return _fast_scalars(Path(run_dir) / SAMPLES, length, schema) if length else schema.empty_table()
+    except pa.ArrowInvalid:   # a line the fast reader refuses: every line through the store's own reader
+        columns = _line_columns(run_dir, schema.names)
+        return pa.table({f.name: _column(f.name, columns[f.name], f.type) for f in schema})
+
+
+def _stamp(path: Path) -> dict[bytes, bytes]:
+    """What identifies the samples.jsonl a sidecar was made from: it is append-only, so size and mtime."""
+    status = path.stat()
+    return {b"kateval.source_size": str(status.st_size).encode(), b"kateval.source_mtime_ns":
+            str(status.st_mtime_ns).encode()}
+
+
+def _read_sidecar(run_dir: Path, schema: pa.Schema, stamp: dict[bytes, bytes]) -> pa.Table | None:
+    path = Path(run_dir) / SIDECAR
+    try:
+        stored = pq.read_schema(path)
+        metadata = stored.metadata or {}
+        if any(metadata.get(key) != value for key, value in stamp.items()) or not stored.remove_metadata().equals(
+                schema):
+            return None   # made from other samples, or by a kateval whose records had other fields
+        return pq.read_table(path)
+    except (OSError, pa.ArrowInvalid):
+        return None
+
+
+def _write_sidecar(run_dir: Path, table: pa.Table, stamp: dict[bytes, bytes]) -> None:
+    """Best effort: a read-only run directory is read from its JSON every time."""
+    path = Path(run_dir) / SIDECAR
+    temporary = path.with_name(f"{SIDECAR}.{os.getpid()}.tmp")
+    try:
+        pq.write_table(table.replace_schema_metadata(stamp), temporary)
+        os.replace(temporary, path)
+    except OSError:
+        temporary.unlink(missing_ok=True)
+
+
 def sample_frame(run_dir: Path, completions: bool = False) -> pd.DataFrame:
     """The samples of a run as a DataFrame, one row per complete record in file order, typed columns: task,
     problem_id, mode, status, finish_reason and difficulty categorical; sample_index int64; token counts nullable
@@ -135,18 +182,18 @@ def sample_frame(run_dir: Path, completions: bool = False) -> pd.DataFrame:
     if not path.exists():
         raise KatevalError(f"{run_dir}: no {SAMPLES} (is this a kateval run directory?)")
     schema, loose = record_schema()
-    length = complete_length(path)
-    wanted_loose = list(loose) if completions else []
-    try:
-        table = _fast_scalars(path, length, schema) if length else schema.empty_table()
-        extra = _line_columns(run_dir, wanted_loose) if wanted_loose else {}
-        if extra and len(next(iter(extra.values()))) != table.num_rows:
-            raise pa.ArrowInvalid("the file grew between the two readings")
-    except pa.ArrowInvalid:   # a line the fast reader refuses: every line through the store's own reader
-        columns = _line_columns(run_dir, [f.name for f in schema] + wanted_loose)
+    stamp = _stamp(path)
+    table = _read_sidecar(run_dir, schema, stamp)
+    if table is None:
+        table = _scalar_table(run_dir, complete_length(path), schema)
+        if _stamp(path) == stamp:   # not while a running job appends
+            _write_sidecar(run_dir, table, stamp)
+    extra = _line_columns(run_dir, list(loose)) if completions else {}
+    if extra and len(extra[loose[0]]) != table.num_rows:   # the file grew in between: one reading of it all
+        columns = _line_columns(run_dir, [*schema.names, *loose])
         table = pa.table({f.name: _column(f.name, columns.pop(f.name), f.type) for f in schema})
         extra = columns
-    return _frame(table, extra)
+    return _frame(table.replace_schema_metadata(None), extra)
 
 
 def _frame(table: pa.Table, extra: dict[str, list[Any]]) -> pd.DataFrame:

@@ -78,3 +78,34 @@ def test_empty_and_missing_runs(tmp_path):
     with pytest.raises(KatevalError, match="no samples.jsonl"):
         sample_frame(tmp_path / "nothing")
     assert isinstance(frame, pd.DataFrame)
+
+
+def test_the_parquet_sidecar_is_used_while_the_samples_are_unchanged(tmp_path, monkeypatch):
+    from kateval import table
+
+    run = write_run(tmp_path / "run", [R("t", f"p{i}", completion_tokens=i) for i in range(4)], run_meta(["t"]))
+    first = sample_frame(run)
+    assert (run / table.SIDECAR).exists()
+    with monkeypatch.context() as patch:   # the second load must not decode the JSON
+        patch.setattr(table, "_scalar_table", lambda *a: pytest.fail("read the JSON despite a valid sidecar"))
+        pd.testing.assert_frame_equal(sample_frame(run), first)
+        assert sample_frame(run, completions=True)["completion"].tolist() == [""] * 4
+    with (run / SAMPLES).open("a") as handle:   # a resumed run appends: the sidecar is stale
+        handle.write(json.dumps(R("t", "p4", completion_tokens=4)) + "\n")
+    assert sample_frame(run)["completion_tokens"].tolist() == [0, 1, 2, 3, 4]
+
+
+def test_a_sidecar_of_other_fields_or_that_cannot_be_written_is_not_used(tmp_path, monkeypatch):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from kateval import table
+
+    run = write_run(tmp_path / "run", [R("t", "p0", completion_tokens=7)], run_meta(["t"]))
+    stamp = table._stamp(run / SAMPLES)
+    pq.write_table(pa.table({"task": ["x"]}).replace_schema_metadata(stamp), run / table.SIDECAR)
+    assert sample_frame(run)["completion_tokens"].tolist() == [7]   # a kateval with other record fields wrote it
+    (run / table.SIDECAR).unlink()
+    monkeypatch.setattr(table.pq, "write_table", lambda *a, **k: (_ for _ in ()).throw(OSError("read-only")))
+    assert sample_frame(run)["completion_tokens"].tolist() == [7] and not (run / table.SIDECAR).exists()
+    assert not list(run.glob("*.tmp"))
