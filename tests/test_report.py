@@ -9,6 +9,7 @@ import pytest
 from md_tables import md_cells
 
 from kateval.cli import main as cli
+from kateval.report.run_report import write_report
 from kateval.report.summary import summarize
 from kateval.report.synthetic import run_meta, sample_record, write_run
 
@@ -151,3 +152,11 @@ def test_report_html_renders_in_headless_chromium(reported, tmp_path):
     width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
     assert (width, height) == (1280, 2000)
     assert len(png) > 50_000   # tables and figures drawn, not a blank page
+
+
+def test_a_run_past_the_browser_limit_gets_a_note_instead_of_the_browser(run_dir, tmp_path):
+    paths = write_report(run_dir, tmp_path / "small-limit", browser_limit=7)
+    page = paths["html"].read_text()
+    assert "The sample browser is left out: this run has 8 samples" in page and "kt-index" not in page
+    assert "--browser-limit 0" in paths["markdown"].read_text()
+    assert "kt-index" in write_report(run_dir, tmp_path / "no-limit", browser_limit=None)["html"].read_text()

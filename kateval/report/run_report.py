@@ -14,6 +14,7 @@ from kateval.store import SAMPLES
 
 FIGURE_DIR = "report_files"
 REPORT_PAGE = "report.html"
+BROWSER_LIMIT = 200_000   # samples; past this the page would pass ~100 MiB (measured: ~0.5 KiB a sample)
 
 
 def _rows(summary: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -112,8 +113,10 @@ def report_document(summary: dict[str, Any], figures: dict[str, bytes], browser:
                     headline=headline, appendix_html=browser[0], appendix_markdown=browser[1])
 
 
-def write_report(run_dir: Path, out_dir: Path | None = None, show_progress: bool = False) -> dict[str, Path]:
-    """Writes into out_dir (default: the run directory) and returns the paths written."""
+def write_report(run_dir: Path, out_dir: Path | None = None, show_progress: bool = False,
+                 browser_limit: int | None = BROWSER_LIMIT) -> dict[str, Path]:
+    """Writes into out_dir (default: the run directory) and returns the paths written. The sample browser is
+    left out (with a note saying so) of a run with more than `browser_limit` samples (None: no limit)."""
     run_dir = Path(run_dir)
     out_dir = Path(out_dir or run_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -124,7 +127,15 @@ def write_report(run_dir: Path, out_dir: Path | None = None, show_progress: bool
     for name, png in figures.items():
         (out_dir / FIGURE_DIR / f"{name}.png").write_bytes(png)
         figure_paths[name] = f"{FIGURE_DIR}/{name}.png"
-    doc = report_document(summary, figures, browser_section(run_dir, REPORT_PAGE))
+    samples = summary["overall"]["samples"]
+    if browser_limit is None or samples <= browser_limit:
+        browser = browser_section(run_dir, REPORT_PAGE)
+    else:
+        note = (f"The sample browser is left out: this run has {samples:,} samples and a page holding them all would "
+                f"be too large for a web browser to open (about 0.5 KiB a sample). `kateval report "
+                f"--browser-limit 0` puts them all in; kateval.load_run(path, completions=True) reads them in Python.")
+        browser = (f"<section id='samples'><h1>Samples</h1><p class='note'>{note}</p></section>", f"## Samples\n\n{note}")
+    doc = report_document(summary, figures, browser)
     paths = {"summary": write_summary(out_dir, summary), "markdown": out_dir / "report.md",
              "html": out_dir / REPORT_PAGE}
     paths["markdown"].write_text(to_markdown(doc, figure_paths), encoding="utf-8")
