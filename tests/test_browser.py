@@ -221,3 +221,14 @@ def test_audit_links_land_on_needless_and_missed_thinking(tmp_path, browser):
         open_page(browser, hrefs[f"m/{problem} auto"])
         assert opened(browser) == f"m/{problem}/0"
         assert browser.current_url.startswith(runs["auto"].joinpath("report.html").resolve().as_uri())
+
+
+def test_the_segments_the_grader_stored_are_the_ones_marked(tmp_path, browser):
+    text = "first part then the rest"
+    stored = [R("m", "s0", 0, completion=text, segments=[["think", 0, 10], ["answer", 10, len(text)],
+                                                          ["answer", 5, 999], ["bogus", 0, 3]])]
+    run = write_run(tmp_path / "stored", stored, run_meta(["m"]))
+    write_report(run)
+    open_page(browser, sample_href(run.joinpath("report.html").resolve().as_uri(), "m", "s0", 0))
+    assert opened(browser) == "m/s0/0"
+    assert segment_texts(browser) == {"think": ["first part"], "answer": [" then the rest"]}   # nonsense dropped

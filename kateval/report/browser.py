@@ -52,14 +52,18 @@ def _utf16_offsets(text: str):
 
 
 def _segments(record: dict[str, Any]) -> list[int]:
-    """[kind, start, end, ...] over the completion, from the same parser that graded it."""
+    """[kind, start, end, ...] over the completion: the segments the grader parsed (stored in the record), or for
+    a run stored before records kept them, the same parser run again."""
     text = record.get("completion") or ""
+    stored = record.get("segments")
+    if not isinstance(stored, list) or (text and not stored):
+        stored = [(s.kind, s.start, s.end) for s in parse_output(text, record.get("prefix") or "").segments]
     kinds = {kind: index for index, kind in enumerate(SEGMENT_KINDS)}
     to_js = _utf16_offsets(text)
     flat: list[int] = []
-    for segment in parse_output(text, record.get("prefix") or "").segments:
-        if segment.end > segment.start:
-            flat += [kinds[segment.kind], to_js(segment.start), to_js(segment.end)]
+    for kind, start, end in stored:
+        if kind in kinds and isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text):
+            flat += [kinds[kind], to_js(start), to_js(end)]
     return flat
 
 

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from kateval.parse import parse_output
 from kateval.store import RUN_META, SAMPLES
 
 
@@ -19,7 +20,7 @@ def sample_record(task: str, problem_id: str, sample_index: int = 0, **fields: A
         "judge_tokens": 10, "think_tokens": 0, "answer_tokens": 90, "other_tokens": 0, "extracted_answer": "1",
         "correct": True, "status": "correct", "completion": "", "difficulty": None, "prefix": "",
         "stop_reason": None, "cached_prompt_tokens": None, "grade_details": {}, "thinking_budget": None,
-        "think_budget_hit": False,
+        "think_budget_hit": False, "segments": [],
     }
     unknown = set(fields) - set(record)
     if unknown:
@@ -85,10 +86,13 @@ def random_records(samples: int, n: int = 8, tasks: tuple[str, ...] = ("aime24",
             correct = not truncated and rng.random() > hardness * 0.8
             answer = None if truncated else str(rng.randrange(3))
             completion = filler if text == "filler" else kat_text(rng, completion_chars, thinks, answer)
+            segments = [] if text == "filler" else [  # what grading stores for such an output
+                [s.kind, s.start, s.end] for s in parse_output(completion, "<judge>\n").segments]
             yield sample_record(
                 task, f"p{start // n}", index, mode="on" if thinks else "off", truncated=truncated,
                 finish_reason="length" if truncated else "stop", completion_tokens=min(tokens, 16384),
                 think_tokens=tokens // 2 if thinks else 0, answer_tokens=tokens // 4, correct=correct,
                 status="correct" if correct else ("truncated" if truncated else "wrong_answer"),
                 extracted_answer=answer, completion=completion, prefix="" if text == "filler" else "<judge>\n",
+                segments=segments,
                 difficulty=levels.get(task, ["1"])[level_index])
