@@ -50,7 +50,8 @@ def _path(run: Run | str | Path) -> Path:
 
 def load_run(path: str | Path, completions: bool = False) -> Run:
     """A run directory (from `kateval run`, `score` or `evaluate`) as a Run. The completion texts, prefixes,
-    grade details and stop reasons are read only with completions=True (they are most of the file's size)."""
+    grade details, segments and stop reasons are read only with completions=True (they are most of the file's
+    size). The first load leaves samples.parquet beside samples.jsonl, which later loads read instead."""
     path = Path(path)
     return Run(path=path, config=read_run_meta(path), samples=sample_frame(path, completions))
 

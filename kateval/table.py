@@ -2,16 +2,17 @@
 browser. Store side: it reads the run store and nothing later in the pipeline.
 
 The columns are the fields of `kateval.types.SampleRecord`, typed from its annotations. Scalar fields are decoded
-by pyarrow's multithreaded JSON reader with an explicit schema (measured in benchmarks/bench_load.py: 3x faster
-than orjson line by line, 5x than the standard library); the completion texts are never materialized unless
-asked for. Fields whose values are not one JSON type (`grade_details`, a dict; `stop_reason`, a string or a token
-id) and the texts come from the store's line-by-line reader. Any file the fast reader refuses (a corrupt line, an
+by pyarrow's JSON reader with an explicit schema, on one thread (benchmarks/bench_load.py, a million records:
+3.5x faster than orjson line by line, 4.8x than the standard library, and flat memory); the completion texts are
+never materialized unless asked for. Fields whose values are not one JSON type (`grade_details`, a dict;
+`segments`, a list; `stop_reason`, a string or a token id) and the texts come from the store's line-by-line
+reader. Any file the fast reader refuses (a corrupt line, an
 escaped lone surrogate, a value of an unexpected type) is read line by line instead, with the store's own rules:
 a torn last line is left out, a corrupt line skipped with a warning.
 
 The scalar columns are then cached beside the store as samples.parquet (stamped with the size and modification
 time of the samples.jsonl they came from, and checked against the record schema): a later load reads that in a
-fraction of a second (measured: 0.7 s against 17 s for the JSON at a million records on a loaded machine). A
+fraction of the time (measured at a million records on a loaded host: 1.9 s against 16 s for the JSON). A
 stale or foreign sidecar is ignored and rewritten; deleting it is always safe.
 """
 from __future__ import annotations
@@ -177,8 +178,8 @@ def sample_frame(run_dir: Path, completions: bool = False) -> pd.DataFrame:
     """The samples of a run as a DataFrame, one row per complete record in file order, typed columns: task,
     problem_id, mode, status, finish_reason and difficulty categorical; sample_index int64; token counts nullable
     Int64 (missing where the source gave text only); flags bool; extracted_answer string. With completions=True
-    also completion and prefix (string), grade_details (dict) and stop_reason (as written); without, the texts are
-    never decoded into memory."""
+    also completion and prefix (string), grade_details (dict), segments (list) and stop_reason (as written);
+    without, the texts are never decoded into memory."""
     path = Path(run_dir) / SAMPLES
     if not path.exists():
         raise KatevalError(f"{run_dir}: no {SAMPLES} (is this a kateval run directory?)")
