@@ -167,7 +167,8 @@ class Stages:
                 stores[id(store)] = store
                 groups[(id(store), completion.task)].append(completion)
             for (store_id, name), completions in groups.items():
-                stores[store_id].add_prompts(by_problem[(c.task, c.problem_id)] for c in completions)
+                stores[store_id].add_prompts((c.task, c.problem_id, by_problem[(c.task, c.problem_id)].prompt)
+                                             for c in completions)
                 stores[store_id].append(grade_completions(self._tasks[name], completions, backend.decoder(),
                                                           self._executor))
             bar.update(len(batch), tokens=sum(len(c.token_ids or ()) for c in batch))

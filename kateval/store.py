@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from kateval.types import KatevalError, Request, SampleRecord
+from kateval.types import KatevalError, Prompt, SampleRecord
 
 try:  # 2-3x faster than the standard library on sample records; it refuses lone surrogates, which json takes
     from orjson import loads as _fast_loads
@@ -53,8 +53,8 @@ def _loads(raw: bytes) -> Any:
 
 
 def read_prompts(run_dir: Path) -> dict[tuple[str, str], dict[str, Any]]:
-    """(task, problem_id) -> {"messages": [...]} or {"text": ...}; empty for runs that stored no prompts
-    (made before prompts were stored, or by `kateval score`)."""
+    """(task, problem_id) -> {"messages": [...]} or {"text": ...}, and "origin" (see RunStore.add_prompts); empty
+    for runs made before prompts were stored."""
     path = Path(run_dir) / PROMPTS
     if not path.exists():
         return {}
@@ -63,7 +63,8 @@ def read_prompts(run_dir: Path) -> dict[tuple[str, str], dict[str, Any]]:
         for raw in handle:
             try:
                 line = _loads(raw)
-                prompts[(line["task"], line["problem_id"])] = {k: v for k, v in line.items() if k in ("messages", "text")}
+                prompts[(line["task"], line["problem_id"])] = {k: v for k, v in line.items()
+                                                               if k in ("messages", "text", "origin")}
             except (ValueError, KeyError, TypeError):
                 continue   # a torn last line: the prompt is written again when the run resumes
     return prompts
@@ -118,20 +119,20 @@ class RunStore:
         self._cut_torn_line()
         return {record_key(r) for r in iter_records(self.run_dir)} if self.samples_path.exists() else set()
 
-    def add_prompts(self, requests: Iterable[Request]) -> None:
-        """Append the prompt of each problem not stored yet (a resumed run adds only what is missing)."""
+    def add_prompts(self, prompts: Iterable[tuple[str, str, Prompt]], origin: str = "request") -> None:
+        """Append the prompt of each (task, problem_id, prompt) whose problem has none stored yet (a resumed run
+        adds only what is missing). origin "request": the prompt the samples were generated from; "task": the
+        task's own prompt for the problem, for completions made elsewhere (`kateval score`)."""
         if self._prompt_keys is None:
             self._prompt_keys = set(read_prompts(self.run_dir))
         stored = self._prompt_keys
         lines = []
-        for request in requests:
-            key = (request.task, request.problem_id)
-            if key in stored:
+        for task, problem_id, prompt in prompts:
+            if (task, problem_id) in stored:
                 continue
-            stored.add(key)
-            prompt = request.prompt
+            stored.add((task, problem_id))
             body = {"messages": list(prompt.messages)} if prompt.messages is not None else {"text": prompt.text}
-            lines.append(json.dumps({"task": request.task, "problem_id": request.problem_id, **body}) + "\n")
+            lines.append(json.dumps({"task": task, "problem_id": problem_id, **body, "origin": origin}) + "\n")
         if lines:
             path = self.run_dir / PROMPTS
             with path.open("a+b") as handle:

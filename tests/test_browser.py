@@ -14,7 +14,7 @@ from kateval.report.browser import sample_href
 from kateval.report.run_report import write_report
 from kateval.report.synthetic import run_meta, sample_record, write_run
 from kateval.store import RunStore
-from kateval.types import Prompt, Request
+from kateval.types import Prompt
 
 webdriver = pytest.importorskip("selenium.webdriver")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -53,8 +53,7 @@ def records(shift: int = 0) -> list[dict]:
 
 def write_prompts(run_dir: Path) -> None:
     store = RunStore(run_dir)
-    store.add_prompts(Request(task, pid, Prompt(messages=({"role": "user", "content": f"Solve {pid} of {task}."},)),
-                              seed=0, sample_indices=(0,))
+    store.add_prompts((task, pid, Prompt(messages=({"role": "user", "content": f"Solve {pid} of {task}."},)))
                       for task, pid in [("m", "p0"), ("m", "p1"), ("m", "p2"), ("m", "p3"), ("c", "q0")])
 
 
@@ -232,3 +231,15 @@ def test_the_segments_the_grader_stored_are_the_ones_marked(tmp_path, browser):
     open_page(browser, sample_href(run.joinpath("report.html").resolve().as_uri(), "m", "s0", 0))
     assert opened(browser) == "m/s0/0"
     assert segment_texts(browser) == {"think": ["first part"], "answer": [" then the rest"]}   # nonsense dropped
+
+
+def test_a_scored_run_shows_the_tasks_prompt_marked_as_such(tmp_path, browser, data_dir):
+    completions = tmp_path / "completions.jsonl"
+    completions.write_text('{"task": "aime24", "problem_id": "2024-I-1", "completion": "The answer is \\\\boxed{204}."}\n')
+    assert cli(["score", str(completions), "--out", str(tmp_path / "scored"), "--data-dir", str(data_dir),
+                "--no-progress"]) == 0
+    write_report(tmp_path / "scored")
+    open_page(browser, sample_href((tmp_path / "scored" / "report.html").resolve().as_uri(), "aime24", "2024-I-1"))
+    assert opened(browser) == "aime24/2024-I-1/0"
+    prompt = browser.execute_script("return document.querySelector('.kt-detail .kt-prompt').textContent")
+    assert "made elsewhere" in prompt and "Aya" in prompt   # the AIME 2024 I-1 statement

@@ -178,10 +178,13 @@
     return box;
   }
   function promptView(prompt) {
-    if (!prompt) return el("p", {class: "kt-muted", text: "This run did not store its prompts (made by kateval score or an older kateval)."});
-    if (prompt.text != null) return el("pre", {class: "kt-text", text: prompt.text});
-    return el("div", {}, prompt.messages.map((m) => el("div", {}, [el("div", {class: "kt-role", text: m.role}),
-      el("pre", {class: "kt-text", text: typeof m.content === "string" ? m.content : JSON.stringify(m.content, null, 1)})])));
+    if (!prompt) return el("p", {class: "kt-muted", text: "This run did not store its prompts (made by an older kateval)."});
+    const note = prompt.origin === "task" ? el("p", {class: "kt-muted", text: "The task's own prompt for this problem: " +
+      "these completions were made elsewhere (kateval score), with a prompt that may have differed."}) : null;
+    const body = prompt.text != null ? [el("pre", {class: "kt-text", text: prompt.text})] : prompt.messages.map((m) =>
+      el("div", {}, [el("div", {class: "kt-role", text: m.role}),
+        el("pre", {class: "kt-text", text: typeof m.content === "string" ? m.content : JSON.stringify(m.content, null, 1)})]));
+    return el("div", {class: "kt-prompt"}, [note, ...body].filter((node) => node != null));
   }
   const factRow = (name, value) => el("tr", {}, [el("th", {text: name}), el("td", {text: value == null ? "-" : String(value)})]);
 
