@@ -91,7 +91,7 @@ def _describe(parser: argparse.ArgumentParser, module: ModuleType) -> None:
     parser.description = textwrap.fill(" ".join(doc.split()), width=100) if doc else parser.description
     examples = getattr(module, "EXAMPLES", "").strip("\n")
     if examples:
-        parser.epilog = "examples:\n" + examples
+        parser.epilog = examples if examples.startswith("examples:") else "examples:\n" + examples
 
 
 if __name__ == "__main__":
