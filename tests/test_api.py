@@ -48,6 +48,7 @@ def test_load_run_holds_every_record_with_typed_columns(cli_runs):
     assert dtypes["correct"] == bool and dtypes["sample_index"] == "int64"
     assert run.config["identity"]["tasks"] == ["aime24", "humaneval"]
     assert "completion" not in kateval.load_run(cli_runs["a"]).samples   # texts only when asked for
+    assert (cli_runs["a"] / "samples.parquet").exists()   # cached by `kateval run` as it finished
 
 
 def test_summary_is_what_kateval_report_wrote(cli_runs):

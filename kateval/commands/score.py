@@ -40,5 +40,8 @@ def main(args: argparse.Namespace) -> int:
                           tokenizer_name=args.tokenizer, workers=args.workers, exec_limits=exec_limits(args),
                           show_progress=not args.no_progress, task_map=parse_task_map(args.task_map))
     summary = write_summary(out)
+    from kateval.table import cached_scalars
+
+    cached_scalars(out)   # the columns kateval.load_run reads, cached now rather than on the first load
     print(f"run directory: {out}\nsummary: {summary}" + (f"\n{bad} line(s) skipped" if bad else ""))
     return 0
