@@ -82,10 +82,11 @@ def default_out(args: argparse.Namespace, kind: str = "") -> Path:
     return Path("runs") / "-".join([model_name, *([kind] if kind else []), *parse_task_list(args.tasks)])
 
 
-def main(args: argparse.Namespace) -> int:
+def run_config(args: argparse.Namespace, out: Path | None = None) -> RunConfig:
+    """The RunConfig of `kateval run`'s flags (other commands that make runs share it)."""
     tasks = tuple(parse_task_list(args.tasks))
-    out = Path(args.out) if args.out else default_out(args)
-    config = RunConfig(
+    out = out or (Path(args.out) if args.out else default_out(args))
+    return RunConfig(
         tasks=tasks,
         backend=BackendConfig(name=args.backend, model=args.model, profile=args.profile, mode=args.mode,
                               prompt_style=args.prompt_style, options=backend_options(args)),
@@ -93,7 +94,11 @@ def main(args: argparse.Namespace) -> int:
                                 min_p=args.min_p, max_tokens=args.max_tokens, seed=args.seed, stop=tuple(args.stop)),
         out=out, limit=args.limit, data_dir=args.data_dir, workers=args.workers, exec_limits=exec_limits(args),
         show_progress=not args.no_progress)
+
+
+def main(args: argparse.Namespace) -> int:
+    config = run_config(args)
     run_evaluation(config)
-    summary = write_summary(out)
-    print(f"run directory: {out}\nsummary: {summary}")
+    summary = write_summary(config.out)
+    print(f"run directory: {config.out}\nsummary: {summary}")
     return 0

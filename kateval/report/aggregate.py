@@ -45,6 +45,7 @@ class TaskAggregate:
         self.truncated = array("b")
         self.mode = array("b")   # index into MODES
         self.well_formed = 0
+        self.budget_hits = 0     # samples whose thought a thinking budget ended
         self.statuses: Counter[str] = Counter()
         self.problems: dict[Any, ProblemTotals] = {}
 
@@ -60,6 +61,7 @@ class TaskAggregate:
         mode = record.get("mode")
         self.mode.append(MODE_INDEX.get(mode, MODE_INDEX["none"]))
         self.well_formed += bool(record.get("well_formed"))
+        self.budget_hits += bool(record.get("think_budget_hit"))
         self.statuses[record.get("status") or "unknown"] += 1
         problem = self.problems.get(record["problem_id"])
         if problem is None:
@@ -100,6 +102,7 @@ def merge(aggregates: dict[str, TaskAggregate]) -> TaskAggregate:
         total.truncated.extend(part.truncated)
         total.mode.extend(part.mode)
         total.well_formed += part.well_formed
+        total.budget_hits += part.budget_hits
         total.statuses.update(part.statuses)
         total.problems.update({(name, pid): problem for pid, problem in part.problems.items()})
     return total

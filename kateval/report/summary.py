@@ -60,6 +60,7 @@ def task_summary(agg: TaskAggregate, max_tokens: int | None = None, majority: bo
         "truncation_rate": float(a["truncated"].mean()),
         "accuracy_lost_to_truncation": float((a["truncated"] & ~a["correct"]).mean()),
         "well_formed_rate": agg.well_formed / agg.samples,
+        "think_budget_hit_rate": agg.budget_hits / agg.samples,
         "status_counts": dict(agg.statuses.most_common()),
         "by_mode": _by_mode(a, known),
         "by_difficulty": _by_difficulty(agg),
