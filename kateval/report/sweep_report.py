@@ -239,9 +239,12 @@ def write_sweep_report(root: Path, out_dir: Path | None = None, show_progress: b
 
 # ---------------------------------------------------------------- several checkpoints
 def _labels(sweeps: list[Sweep]) -> list[str]:
+    """The model's name, with the folder's where two sweeps share a model, and a number where even that repeats."""
     models = [sweep.model for sweep in sweeps]
-    return [model if models.count(model) == 1 else f"{model} ({sweep.root.name})" for model, sweep in
-            zip(models, sweeps)]
+    labels = [model if models.count(model) == 1 else f"{model} ({sweep.root.name})"
+              for model, sweep in zip(models, sweeps)]
+    return [label if labels.count(label) == 1 else f"{label} #{labels[:i].count(label) + 1}"
+            for i, label in enumerate(labels)]
 
 
 def overlay_result(sweeps: list[Sweep]) -> dict[str, Any]:
