@@ -172,3 +172,18 @@ def test_sweep_killed_resumes_generating_only_what_was_missing(tiny_model, data_
     size = (killed / "on-think4" / "samples.jsonl").stat().st_size
     assert cli.main([*flags, "--mode", "on", "--thinking-budget", "4", "--enable-prefix-caching"]) == 0
     assert (killed / "on-think4" / "samples.jsonl").stat().st_size == size
+
+
+@pytest.mark.slow
+def test_adaptive_rounds_share_one_loaded_engine(tiny_model, data_dir, tmp_path):
+    """Every round goes to the one backend: its sample count covers all rounds, and records are those of a run."""
+    out = tmp_path / "adaptive"
+    assert cli.main(["run", "--backend", "vllm", "--model", str(tiny_model), "--grammar", "autothink", "--tasks",
+                     "aime24", "--limit", "4", "--n", "2", "--target-ci", "0.05", "--max-n", "8", "--temperature",
+                     "1.0", "--max-tokens", "300", "--max-model-len", "2048", "--no-progress", "--out", str(out),
+                     "--data-dir", str(data_dir)]) == 0
+    meta = read_run_meta(out)
+    stored = list(iter_records(out))
+    assert len(meta["adaptive"]["rounds"]) >= 2
+    assert meta["backend"]["generated_samples"] == len(stored) == meta["adaptive"]["rounds"][-1]["samples"]
+    assert {r["sample_index"] for r in stored} == set(range(max(r["sample_index"] for r in stored) + 1))

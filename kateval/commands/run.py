@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from kateval.adaptive import AdaptiveSettings, run_adaptive
 from kateval.backends.base import BackendConfig
 from kateval.commands.common import add_data_args, add_exec_args, add_progress_arg, exec_limits
 from kateval.pipeline import RunConfig, run_evaluation
@@ -17,6 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", help="run directory (default runs/<model>-<tasks>)")
     parser.add_argument("--mode", default="auto", choices=["auto", "on", "off"], help="let the model decide, or force")
     add_generation_arguments(parser)
+    add_adaptive_arguments(parser)
 
 
 def add_generation_arguments(parser: argparse.ArgumentParser) -> None:
@@ -56,6 +58,25 @@ def add_generation_arguments(parser: argparse.ArgumentParser) -> None:
     engine.add_argument("--concurrency", type=int, help="openai backend: requests in flight")
     add_data_args(parser)
     add_exec_args(parser)
+
+
+def add_adaptive_arguments(parser: argparse.ArgumentParser) -> None:
+    adaptive = parser.add_argument_group("adaptive sampling (--n samples per problem first, then rounds)")
+    adaptive.add_argument("--target-ci", type=float, metavar="H",
+                          help="sample until each task's 95%% half-width (on these problems) is at most H, e.g. 0.02")
+    adaptive.add_argument("--max-n", type=int, help=f"most samples per problem (default {AdaptiveSettings.max_n})")
+    adaptive.add_argument("--token-budget", type=int, metavar="T", help="most completion tokens over all rounds")
+
+
+def adaptive_settings(args: argparse.Namespace) -> AdaptiveSettings | None:
+    """None for a fixed-n run (also for commands that make runs without these flags, e.g. audit)."""
+    target, budget, max_n = (getattr(args, key, None) for key in ("target_ci", "token_budget", "max_n"))
+    if target is None and budget is None:
+        if max_n is not None:
+            raise KatevalError("--max-n limits adaptive sampling: give --target-ci or --token-budget with it")
+        return None
+    return AdaptiveSettings(target_ci=target, token_budget=budget, initial_n=args.n,
+                            **({"max_n": max_n} if max_n is not None else {}))
 
 
 ENGINE_FLAGS = ("tensor_parallel_size", "data_parallel_size", "max_model_len", "gpu_memory_utilization", "dtype",
@@ -98,7 +119,11 @@ def run_config(args: argparse.Namespace, out: Path | None = None) -> RunConfig:
 
 def main(args: argparse.Namespace) -> int:
     config = run_config(args)
-    run_evaluation(config)
+    adaptive = adaptive_settings(args)
+    if adaptive:
+        run_adaptive(config, adaptive)
+    else:
+        run_evaluation(config)
     summary = write_summary(config.out)
     print(f"run directory: {config.out}\nsummary: {summary}")
     return 0

@@ -47,6 +47,7 @@ def task_summary(agg: TaskAggregate, max_tokens: int | None = None, majority: bo
         "samples_per_problem": n if samples.max() == n else sorted(set(samples.tolist())),
         "accuracy": accuracy.value,
         "accuracy_ci95": accuracy.interval,
+        "sampling_ci95": metrics.sampling_interval(solved, samples).interval,   # these problems held fixed
         "pass_at_k": {str(k): metrics.mean_pass_at_k(samples, solved, k) for k in metrics.pass_ks(n)},
         "maj_at_n": _majority(agg) if majority and set(agg.statuses) <= ANSWER_STATUSES else None,
         "think_rate": float((a["mode"] == 0).mean()),
