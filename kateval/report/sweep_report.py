@@ -9,6 +9,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from matplotlib.ticker import FuncFormatter, NullFormatter
+
 from kateval.report import plots
 from kateval.report.frontier import Point, against_frontier, always_ahead, cheapest_within_ci, leaders, pareto_frontier
 from kateval.report.render import Document, Table, interval, num, pct, to_html, to_markdown, write_text
@@ -202,7 +204,9 @@ def frontier_figure(series: dict[str, list[Point]], title: str, by_mode: bool) -
             ax.scatter([], [], marker=marker, color=colors[mode], label=mode)
     costs = [p.tokens for points in series.values() for p in points if p.tokens > 0]
     if costs and max(costs) / min(costs) > LOG_SCALE_SPAN:
-        ax.set_xscale("log")
+        ax.set_xscale("log", base=2)   # budgets are powers of two: one tick each
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _position: f"{value:,.0f}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set(xlabel="mean completion tokens per sample", ylabel="accuracy (95% CI)", ylim=(-0.02, 1.02), title=title)
     ax.legend(fontsize=8)
     return plots.png_bytes(figure)
