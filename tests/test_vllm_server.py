@@ -44,7 +44,9 @@ def server(tiny_model, tmp_path_factory):
     command = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(tiny_model),
                "--host", "127.0.0.1", "--port", str(port), "--seed", "0", "--enforce-eager",
                "--distributed-executor-backend", "uni", "--no-enable-chunked-prefill",
-               "--structured-outputs-config.backend", "xgrammar"]
+               "--structured-outputs-config.backend", "xgrammar",
+               # what the offline backend gives the engine for a thinking family, so per-request budgets work
+               "--reasoning-config", '{"reasoning_start_str": "<think>", "reasoning_end_str": "</think>"}']
     with log.open("w") as handle:
         process = subprocess.Popen(command, env={**os.environ, **CPU_ENV}, stdout=handle, stderr=subprocess.STDOUT)
     try:
@@ -109,3 +111,27 @@ def test_server_errors_are_one_line(tiny_model, server):
     remote = OpenAIBackend(BackendConfig("openai", "not-served", profile="kat", options={"base_url": server}))
     with pytest.raises(KatevalError, match="HTTP 404"):
         list(remote.generate(_requests()[:1], SAMPLING))
+
+
+def test_per_request_mode_and_thinking_budget_over_http_match_the_offline_engine(tiny_model, server):
+    """One generate() call mixing modes and budgets per request (a sweep's queue): the server's completions carry
+    the same ids and the same budget verdicts as the offline engine's."""
+    cells = [("on", 5), ("auto", 3), ("on", None), ("off", None)]
+    requests = [Request("t", f"p{i}", Prompt(messages=({"role": "user", "content": f"Compute {i} * 3."},)),
+                        seed=700 + i, sample_indices=(0, 1), mode=mode, thinking_budget=budget)
+                for i, (mode, budget) in enumerate(cells)]
+    options = {"grammar": "autothink"}
+    remote = OpenAIBackend(BackendConfig("openai", str(tiny_model), options={**options, "base_url": server}))
+    served = _collect(remote, requests)
+    local = VLLMBackend(BackendConfig("vllm", str(tiny_model), options=options))
+    try:
+        offline = _collect(local, requests)
+    finally:
+        local.close()
+    assert served.keys() == offline.keys() and len(served) == 8
+    for key, want in offline.items():
+        got = served[key]
+        assert got.token_ids == want.token_ids and got.prefix == want.prefix, key
+        assert (got.requested_mode, got.thinking_budget, got.think_budget_hit) == (
+            want.requested_mode, want.thinking_budget, want.think_budget_hit), key
+    assert served[("p0", 0)].think_budget_hit is True and served[("p2", 0)].think_budget_hit is None
