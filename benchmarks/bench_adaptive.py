@@ -129,7 +129,7 @@ def table(rows: list[dict]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--reps", type=int, default=1000, help="replications per row (the lcb rows use a third)")
+    parser.add_argument("--reps", type=int, default=300, help="replications per row (the lcb rows use a third)")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument("--targets", default="0.02,0.01")
     parser.add_argument("--seed", type=int, default=0)
