@@ -16,7 +16,7 @@ from typing import Any
 
 from kateval.pipeline import RunConfig, Stages, build_requests, finish_run, load_tasks, open_run, selected_problems
 from kateval.profiles import MODES
-from kateval.store import RunStore, SampleKey
+from kateval.store import RunStore, SampleKey, read_json, same_identity, write_json
 from kateval.types import Completion, KatevalError, Request
 
 SWEEP_FILE = "sweep.json"
@@ -85,13 +85,7 @@ def sweep_identity(base: RunConfig) -> dict[str, Any]:
 
 
 def read_sweep(root: Path) -> dict[str, Any]:
-    path = Path(root) / SWEEP_FILE
-    if not path.exists():
-        raise KatevalError(f"{root}: no {SWEEP_FILE} (is this a `kateval sweep` folder?)")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise KatevalError(f"{path}: not valid JSON ({exc})") from exc
+    return read_json(Path(root) / SWEEP_FILE, "a `kateval sweep` folder")
 
 
 def _write_manifest(base: RunConfig, cells: list[Cell]) -> None:
@@ -102,16 +96,10 @@ def _write_manifest(base: RunConfig, cells: list[Cell]) -> None:
     cells_now = [cell.as_dict() for cell in cells]
     if (root / SWEEP_FILE).exists():
         previous = read_sweep(root)
-        if previous.get("identity") != identity:
-            changed = sorted(k for k in set(identity) | set(previous.get("identity", {}))
-                             if identity.get(k) != previous.get("identity", {}).get(k))
-            raise KatevalError(f"{root} holds a sweep with other settings ({', '.join(changed)}); use another --out "
-                               "or the same arguments to resume")
+        same_identity(previous.get("identity", {}), identity, root, "sweep")
         cells_now += [c for c in previous.get("cells", []) if c["name"] not in {cell.name for cell in cells}]
     root.mkdir(parents=True, exist_ok=True)
-    temporary = root / (SWEEP_FILE + ".tmp")
-    temporary.write_text(json.dumps({"identity": identity, "cells": cells_now}, indent=2) + "\n", encoding="utf-8")
-    temporary.replace(root / SWEEP_FILE)
+    write_json(root / SWEEP_FILE, {"identity": identity, "cells": cells_now})
 
 
 def _queue_order(requests: list[Request], order: dict[tuple[str, str], int]) -> list[Request]:

@@ -21,7 +21,6 @@ from kateval.backends.base import BackendConfig
 from kateval.backends.vllm_offline import VLLMBackend
 from kateval.parse import parse_output
 from kateval.store import iter_records, read_run_meta
-from kateval.tinymodel import DEFAULT_DIR, ensure_tiny_model
 from kateval.types import Prompt, Request, SamplingConfig
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,13 +28,8 @@ BUDGETS = (0, 3, 8, 16)
 
 
 @pytest.fixture(scope="module")
-def tiny_model() -> Path:
-    return ensure_tiny_model(REPO / DEFAULT_DIR)
-
-
-@pytest.fixture(scope="module")
-def backend(tiny_model):
-    loaded = VLLMBackend(BackendConfig("vllm", str(tiny_model), options={"grammar": "autothink"}))
+def backend(tiny_kat):
+    loaded = VLLMBackend(BackendConfig("vllm", str(tiny_kat), options={"grammar": "autothink"}))
     yield loaded
     loaded.close()
 
@@ -130,14 +124,14 @@ CELLS = ("auto-think4", "auto-think16", "auto", "on-think4", "on-think16", "on",
 
 
 @pytest.mark.slow
-def test_sweep_killed_resumes_generating_only_what_was_missing(tiny_model, data_dir, tmp_path):
+def test_sweep_killed_resumes_generating_only_what_was_missing(tiny_kat, data_dir, tmp_path):
     """kill -9 mid-sweep, run again: every cell complete, nothing duplicated, what was stored kept as it was, and
     exactly the missing samples generated. (Token-for-token equality with an uninterrupted sweep is not asserted:
     on a CPU, vLLM's logits depend in their last bits on how requests were batched, and a resumed queue is batched
     differently; the reference backend's resume test in test_sweep.py checks equality of the records.)"""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     killed = tmp_path / "killed"
-    process = subprocess.Popen(_sweep_cmd(tiny_model, killed, data_dir), env=env, cwd=REPO,
+    process = subprocess.Popen(_sweep_cmd(tiny_kat, killed, data_dir), env=env, cwd=REPO,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
     while sum((killed / c / "samples.jsonl").exists() and (killed / c / "samples.jsonl").stat().st_size > 0
@@ -149,7 +143,7 @@ def test_sweep_killed_resumes_generating_only_what_was_missing(tiny_model, data_
     before = {c: _records(killed / c) for c in CELLS if (killed / c / "samples.jsonl").exists()}
     stored = sum(map(len, before.values()))
     assert 0 < stored < 7 * 12
-    subprocess.run(_sweep_cmd(tiny_model, killed, data_dir), env=env, cwd=REPO, check=True,
+    subprocess.run(_sweep_cmd(tiny_kat, killed, data_dir), env=env, cwd=REPO, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for cell in CELLS:
         after = _records(killed / cell)
@@ -165,7 +159,7 @@ def test_sweep_killed_resumes_generating_only_what_was_missing(tiny_model, data_
 
     # A cell is the run `kateval run --mode on --thinking-budget 4` makes with the same flags: that command finds
     # it complete under the same identity and has nothing to do.
-    flags = _sweep_cmd(tiny_model, killed / "on-think4", data_dir)[3:]
+    flags = _sweep_cmd(tiny_kat, killed / "on-think4", data_dir)[3:]
     flags[0] = "run"
     at = flags.index("--modes")
     del flags[at:at + 4]
@@ -175,10 +169,10 @@ def test_sweep_killed_resumes_generating_only_what_was_missing(tiny_model, data_
 
 
 @pytest.mark.slow
-def test_adaptive_rounds_share_one_loaded_engine(tiny_model, data_dir, tmp_path):
+def test_adaptive_rounds_share_one_loaded_engine(tiny_kat, data_dir, tmp_path):
     """Every round goes to the one backend: its sample count covers all rounds, and records are those of a run."""
     out = tmp_path / "adaptive"
-    assert cli.main(["run", "--backend", "vllm", "--model", str(tiny_model), "--grammar", "autothink", "--tasks",
+    assert cli.main(["run", "--backend", "vllm", "--model", str(tiny_kat), "--grammar", "autothink", "--tasks",
                      "aime24", "--limit", "4", "--n", "2", "--target-ci", "0.05", "--max-n", "8", "--temperature",
                      "1.0", "--max-tokens", "300", "--max-model-len", "2048", "--no-progress", "--out", str(out),
                      "--data-dir", str(data_dir)]) == 0

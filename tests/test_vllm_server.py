@@ -77,6 +77,15 @@ def _collect(backend, requests) -> dict:
     return {(c.problem_id, c.sample_index): c for batch in backend.generate(requests, SAMPLING) for c in batch}
 
 
+def _offline(config: BackendConfig, requests) -> dict:
+    """The same requests through the offline engine, loaded for this call only."""
+    local = VLLMBackend(config)
+    try:
+        return _collect(local, requests)
+    finally:
+        local.close()
+
+
 @pytest.mark.parametrize("mode", ["auto", "on"])
 def test_server_gives_the_offline_records_for_the_same_seeds(tiny_model, server, mode):
     options = {"grammar": "autothink"}
@@ -84,11 +93,7 @@ def test_server_gives_the_offline_records_for_the_same_seeds(tiny_model, server,
                                          options={**options, "base_url": server, "concurrency": 2}))
     served = _collect(remote, _requests())
     resumed = _collect(remote, _requests(indices=(1,)))
-    local = VLLMBackend(BackendConfig("vllm", str(tiny_model), mode=mode, options=options))
-    try:
-        offline = _collect(local, _requests())
-    finally:
-        local.close()
+    offline = _offline(BackendConfig("vllm", str(tiny_model), mode=mode, options=options), _requests())
     assert served.keys() == offline.keys() and len(served) == 6
     # Equal: ids, text, prefix, finish and prompt tokens. Not compared: cached prompt tokens, which this server
     # does not report (it would with --enable-prompt-tokens-details) and which depend on what ran before anyway.
@@ -123,11 +128,7 @@ def test_per_request_mode_and_thinking_budget_over_http_match_the_offline_engine
     options = {"grammar": "autothink"}
     remote = OpenAIBackend(BackendConfig("openai", str(tiny_model), options={**options, "base_url": server}))
     served = _collect(remote, requests)
-    local = VLLMBackend(BackendConfig("vllm", str(tiny_model), options=options))
-    try:
-        offline = _collect(local, requests)
-    finally:
-        local.close()
+    offline = _offline(BackendConfig("vllm", str(tiny_model), options=options), requests)
     assert served.keys() == offline.keys() and len(served) == 8
     for key, want in offline.items():
         got = served[key]
