@@ -147,3 +147,12 @@ def test_frontier_command_overlays_sweeps(swept, tmp_path):
 def test_frontier_of_a_folder_that_is_no_sweep(tmp_path, capsys):
     assert cli.main(["frontier", str(tmp_path)]) == 2
     assert "is this a `kateval sweep` folder?" in capsys.readouterr().err
+
+
+def test_cells_read_as_runs_by_the_leaderboard(swept):
+    """A leaderboard of the cells tells budgeted runs apart: the budget is part of the configuration fingerprint."""
+    from kateval.report.leaderboard import leaderboard
+
+    rows = {row["run"]: row for row in leaderboard([swept / name for name in ("on", "on-think8", "off")])}
+    assert rows["on-think8"]["thinking_budget"] == 8 and rows["on"]["thinking_budget"] is None
+    assert rows["on-think8"]["config"] == "differs: thinking_budget"

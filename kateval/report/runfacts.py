@@ -22,6 +22,7 @@ class RunFacts:
     sampling: dict[str, Any] | None      # None for runs made by `kateval score` (sampling happened elsewhere)
     tasks: dict[str, dict[str, Any]]     # name -> {"version", "params", "flags"} (flags: data caveats)
     adaptive: dict[str, Any] | None = None   # kateval.adaptive's settings, rounds and why it stopped
+    thinking_budget: int | None = None       # most thinking tokens per sample (a backend option), None: no budget
 
     def notes(self) -> list[str]:
         notes = [f"{name}: private tests are missing (public tests only), so its scores are optimistic"
@@ -54,7 +55,8 @@ class RunFacts:
     def fingerprint(self, samples_per_problem: Any) -> dict[str, Any]:
         sampling = self.sampling or {}
         n = samples_per_problem if self.adaptive else sampling.get("n", samples_per_problem)
-        return {**{key: sampling.get(key) for key in FINGERPRINT_SAMPLING}, "n": n, "window": self.window()}
+        return {**{key: sampling.get(key) for key in FINGERPRINT_SAMPLING}, "n": n,
+                "thinking_budget": self.thinking_budget, "window": self.window()}
 
     def as_dict(self) -> dict[str, Any]:
         return {"model": self.model, "checkpoint": self.checkpoint, "mode": self.mode, "backend": self.backend,
@@ -75,4 +77,5 @@ def run_facts(run_dir: Path) -> RunFacts:
         run_dir=str(run_dir), model=path.stem if checkpoint == source else path.name,  # a scored file: its stem
         checkpoint=str(checkpoint), mode=identity.get("mode") or "-",
         backend=backend.get("backend") or identity.get("backend") or "unknown",
-        sampling=meta.get("sampling"), tasks=tasks, adaptive=meta.get("adaptive"))
+        sampling=meta.get("sampling"), tasks=tasks, adaptive=meta.get("adaptive"),
+        thinking_budget=(identity.get("backend_options") or {}).get("thinking_budget"))
