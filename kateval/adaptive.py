@@ -99,10 +99,8 @@ def plan_round(tallies: Sequence[Tally], settings: AdaptiveSettings, spent_token
         return RoundPlan(current, widths, accuracy, "target")
     if settings.token_budget is not None and spent_tokens >= settings.token_budget:
         return RoundPlan(current, widths, accuracy, "token_budget")
-    planned = current.copy()
     room = math.inf if settings.token_budget is None else settings.token_budget - spent_tokens
-    for task in sorted(open_tasks):
-        room = _greedy(_by_task(tallies)[task], settings, planned, room)
+    planned = _full_plan(tallies, settings, open_tasks, room)
     planned = {key: min(n, math.ceil(settings.growth * current[key])) for key, n in planned.items()}
     if planned == current:
         limited = settings.token_budget is not None and any(
@@ -111,35 +109,46 @@ def plan_round(tallies: Sequence[Tally], settings: AdaptiveSettings, spent_token
     return RoundPlan(planned, widths, accuracy, None)
 
 
-def _greedy(tallies: list[Tally], settings: AdaptiveSettings, planned: dict[ProblemKey, int], room: float) -> float:
-    """Add samples to one task's problems, best variance reduction per expected token first, until its predicted
-    variance reaches the goal (or max_n, or the budget's `room`). The whole plan is made on today's estimates;
-    plan_round then keeps only this round's step of it (at most `growth` times each problem's samples), so the
-    estimates are renewed before most of it is spent. Returns the room left."""
+@dataclass
+class _TaskState:
+    size: int          # problems
+    variance: float    # predicted variance of the task's accuracy under the plan so far
+    goal: float        # the variance that meets the target (0: no target, only the budget stops)
+
+
+def _full_plan(tallies: Sequence[Tally], settings: AdaptiveSettings, open_tasks: set[str],
+               room: float) -> dict[ProblemKey, int]:
+    """Samples per problem that bring every open task to its goal on today's estimates, best variance reduction per
+    expected token first across all open tasks (one heap, so a token budget is shared, not spent by the first task),
+    within max_n and the budget's `room`. plan_round keeps only this round's step of it (at most `growth` times each
+    problem's samples), so the estimates are renewed before most of it is spent."""
     variances = problem_variances([t.correct for t in tallies], [t.samples for t in tallies])
     costs = _costs(tallies)
-    size = len(tallies)
-    variance = float(sum(v / t.samples for v, t in zip(variances, tallies))) / size ** 2
-    goal = 0.0
-    if settings.target_ci is not None:
-        goal = PLAN_MARGIN * (settings.target_ci / normal_quantile(settings.level)) ** 2
+    z = normal_quantile(settings.level)
+    goal = PLAN_MARGIN * (settings.target_ci / z) ** 2 if settings.target_ci is not None else 0.0
+    sizes = {task: len(items) for task, items in _by_task(tallies).items()}
+    tasks = {task: _TaskState(sizes[task], 0.0, goal) for task in open_tasks}
+    for tally, variance in zip(tallies, variances):
+        if tally.task in tasks:
+            tasks[tally.task].variance += variance / tally.samples / sizes[tally.task] ** 2
+    planned = {(t.task, t.problem_id): t.samples for t in tallies}
 
-    def gain(i: int, n: int) -> float:   # the task's variance removed by one more sample, per expected token
-        return variances[i] * (1 / n - 1 / (n + 1)) / size ** 2 / costs[i]
+    def reduction(i: int, n: int) -> float:   # the task's variance removed by sample n + 1 of problem i
+        return variances[i] * (1 / n - 1 / (n + 1)) / sizes[tallies[i].task] ** 2
 
-    heap = [(-gain(i, t.samples), i) for i, t in enumerate(tallies)]
+    heap = [(-reduction(i, t.samples) / costs[i], i) for i, t in enumerate(tallies) if t.task in tasks]
     heapq.heapify(heap)
-    while heap and variance > goal:
+    while heap:
         _, i = heapq.heappop(heap)
-        key = (tallies[i].task, tallies[i].problem_id)
+        state, key = tasks[tallies[i].task], (tallies[i].task, tallies[i].problem_id)
         n = planned[key]
-        if n >= settings.max_n or costs[i] > room:
+        if state.variance <= state.goal or n >= settings.max_n or costs[i] > room:
             continue
         planned[key] = n + 1
         room -= costs[i]
-        variance -= gain(i, n) * costs[i]
-        heapq.heappush(heap, (-gain(i, n + 1), i))
-    return room
+        state.variance -= reduction(i, n)
+        heapq.heappush(heap, (-reduction(i, n + 1) / costs[i], i))
+    return planned
 
 
 def _costs(tallies: Sequence[Tally]) -> list[float]:

@@ -77,6 +77,14 @@ def test_a_task_already_precise_gets_nothing_more():
     assert any(n > 4 for (task, _), n in plan.targets.items() if task == "open")
 
 
+def test_a_token_budget_is_shared_by_the_tasks_not_spent_by_the_first():
+    rows = tallies((4, 2, 100), (4, 1, 100), task="a") + tallies((4, 2, 100), (4, 3, 100), task="b")
+    settings = AdaptiveSettings(target_ci=None, token_budget=1_000, max_n=64, initial_n=4)
+    plan = plan_round(rows, settings, 0)
+    added = {task: sum(n - 4 for (name, _), n in plan.targets.items() if name == task) for task in ("a", "b")}
+    assert added["a"] > 0 and added["b"] > 0 and sum(added.values()) * 100 <= 1_000
+
+
 @pytest.mark.parametrize("kwargs, message", [
     ({"target_ci": None}, "needs --target-ci or --token-budget"),
     ({"target_ci": 2.0}, "half-width on the 0-1 accuracy scale"),
