@@ -41,6 +41,8 @@ COMMANDS = {
     "gold": "check a task's grader and data with its reference solutions",
     "audit": "did the AutoThink model think when it should have (auto vs forced on/off)",
     "export": "write a run in another tool's output layout (lm-eval results and samples)",
+    "sweep": "accuracy against tokens over think modes and thinking budgets (one engine queue)",
+    "frontier": "the accuracy-vs-tokens frontier of a sweep, or several checkpoints' overlaid",
 }
 
 
