@@ -69,7 +69,7 @@ def leaderboard(run_dirs: list[Path], sort: str | None = None, ascending: bool |
         raise KatevalError("no run directories given (make one with kateval run or kateval score)")
     summaries = [summarize(d, show_progress) for d in runs]
     tasks = sorted({task for s in summaries for task in s["tasks"]})
-    frame = pd.DataFrame([_row(s, tasks) for s in summaries])
+    frame = _frame([_row(s, tasks) for s in summaries])
     _flag(frame)
     column = sort or "overall acc"
     matches = [c for c in frame.columns if c.lower() == column.lower()]
@@ -78,8 +78,20 @@ def leaderboard(run_dirs: list[Path], sort: str | None = None, ascending: bool |
     return _sorted(frame, matches[0], ascending)
 
 
+def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """The rows as a DataFrame in which a column of whole numbers with gaps (n, max_tokens, a thinking budget
+    some runs lack) stays whole (nullable Int64), rather than turning into floats."""
+    frame = pd.DataFrame(rows)
+    for column in frame.columns:
+        values = [row[column] for row in rows]
+        known = [v for v in values if v is not None]
+        if known and all(isinstance(v, int) and not isinstance(v, bool) for v in known):
+            frame[column] = pd.array(values, dtype="Int64")
+    return frame
+
+
 def _display(column: str, value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value == "":
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)) or value == "":
         return "-"
     if column.endswith((" acc", " think")):
         return pct(value)
