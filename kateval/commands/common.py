@@ -13,7 +13,7 @@ def add_data_args(parser: argparse.ArgumentParser) -> None:
 
 def add_exec_args(parser: argparse.ArgumentParser) -> None:
     defaults = ExecLimits()
-    parser.add_argument("--workers", type=int, help="code-execution workers (default: number of cores)")
+    parser.add_argument("--workers", type=int, help="code-execution workers (default: two per core)")
     parser.add_argument("--test-timeout", type=float, default=defaults.timeout_per_test_s,
                         help="CPU seconds per test (tasks without reference solutions, or --fixed-time-limits)")
     parser.add_argument("--problem-timeout", type=float, default=defaults.timeout_total_s,

@@ -12,14 +12,17 @@ from kateval.sandbox.isolation import Isolation, detect
 from kateval.sandbox.pool import SandboxExecutor, WorkerDied
 from kateval.types import ExecLimits, Executor, KatevalError
 
-__all__ = ["Isolation", "SandboxExecutor", "make_executor"]
+__all__ = ["WORKERS_PER_CORE", "Isolation", "SandboxExecutor", "make_executor"]
 
 DEFAULT_LIMITS = ExecLimits()
 
 
+WORKERS_PER_CORE = 2   # a job passes between processes (parent, server, program, judge): two per core keep it busy
+
+
 def make_executor(workers: int | None = None, limits: ExecLimits = DEFAULT_LIMITS) -> Executor:
-    """One runner/judge pair per worker (default: one per core), with the strongest isolation available."""
-    count = workers or os.cpu_count() or 1
+    """One runner/judge pair per worker (default: two per core), with the strongest isolation available."""
+    count = workers or WORKERS_PER_CORE * (os.cpu_count() or 1)
     try:
         return SandboxExecutor(detect(), count, limits)
     except (WorkerDied, OSError) as exc:
