@@ -142,7 +142,8 @@ PROBE = code(r'''
             fields = _read(base + "/stat").rsplit(")", 1)[-1].split()
             found.append({
                 "cmdline": _read(base + "/cmdline", 300), "comm": _read(base + "/comm"),
-                "state": status.get("State", "?").split()[0], "uid": status.get("Uid", "").split(),
+                "state": {"T": "stopped", "t": "traced", "Z": "zombie", "X": "dead"}.get(
+                    status.get("State", "?").split()[0], "alive"), "uid": status.get("Uid", "").split(),
                 "tracer": status.get("TracerPid", "").strip(), "nice": fields[16] if len(fields) > 16 else "?",
                 "policy": fields[38] if len(fields) > 38 else "?", "limits": _read(base + "/limits"),
                 "oom_score_adj": _read(base + "/oom_score_adj"), "coredump_filter": _read(base + "/coredump_filter"),
@@ -170,14 +171,6 @@ PROBE = code(r'''
             return {"blocks_free": info.f_bfree, "inodes_free": info.f_ffree}
         except OSError as exc:
             return type(exc).__name__
-
-    def _keys(libc, names):
-        found = {}
-        for name in names:
-            for ring in (-4, -3, -5):   # user, session, user-session keyrings
-                key = libc.syscall(250, 10, ctypes.c_long(ring), b"user", name.encode(), 0)   # KEYCTL_SEARCH
-                found[f"{name}@{ring}"] = key >= 0
-        return found
 
     def _mqueues(libc, names):
         found = {}
@@ -216,8 +209,9 @@ PROBE = code(r'''
                            ("shmmax", "shmall", "shmmni", "msgmax", "msgmnb", "msgmni", "sem")},
             "mqueue_sysctl": {name: _read(f"/proc/sys/fs/mqueue/{name}") for name in
                               ("msg_max", "msgsize_max", "queues_max")},
-            "keys": _read("/proc/keys").splitlines(), "key_users": _read("/proc/key-users").splitlines(),
-            "named_keys": _keys(libc, names), "mqueues": _mqueues(libc, names),
+            # /proc/keys lists the keys this uid may view; looking keyrings up by id would create them
+            "keys": sorted(_read("/proc/keys", 1 << 20).splitlines()), "key_users": _read("/proc/key-users").splitlines(),
+            "mqueues": _mqueues(libc, names),
             "unix_sockets": sorted(line.split()[-1] for line in _read("/proc/net/unix", 1 << 16).splitlines()[1:]
                                    if len(line.split()) > 7),
             "tcp": _read("/proc/net/tcp").splitlines()[1:], "udp": _read("/proc/net/udp").splitlines()[1:],
