@@ -1,0 +1,302 @@
+"""Limits that bind: CPU spent in children, threads and exec'd programs counts; the wall cap cannot be stretched;
+memory held in shared memory, memfd or forked children counts; the worker's (and the parent's) own memory stays
+bounded whatever a job sends; fork and thread bombs are stopped. Every attack is bounded (it ends by itself after
+at most 90 s, or 1.5 GB written) so that a broken limit costs time, not the machine."""
+from __future__ import annotations
+
+import time
+
+import pytest
+from redteam import (
+    assert_controls,
+    assert_same_state,
+    code,
+    descendants_rss_mb,
+    grade,
+    own_rss_mb,
+    passed,
+    probe,
+    verdicts,
+)
+
+from kateval.types import ExecJob, ExecLimits
+
+RIGHT_HE0 = ("    pairs = [(a, b) for i, a in enumerate(numbers) for b in numbers[i + 1:]]\n"
+             "    return any(abs(a - b) < threshold for a, b in pairs)\n")
+
+
+def right_with(prelude: str, imports: str = "import os, time, threading, subprocess, sys") -> str:
+    """A RIGHT answer to HumanEval/0 that first runs `prelude` inside the function."""
+    body = "".join("    " + line + "\n" for line in code(prelude).splitlines())
+    return f"{imports}\ndef has_close_elements(numbers, threshold):\n{body}{RIGHT_HE0}"
+
+
+
+CPU_ELSEWHERE = {
+    # 2 x 1.6 CPU-s in parallel children while the program itself only waits: over the 2 CPU-s per test, and
+    # (on an idle machine) well inside the wall cap, so only counting the children's CPU stops it
+    "forked_children": right_with('''
+        children = []
+        for _ in range(2):
+            pid = os.fork()
+            if pid == 0:
+                end = time.process_time() + 1.6
+                while time.process_time() < end:
+                    pass
+                os._exit(0)
+            children.append(pid)
+        for pid in children:
+            os.waitpid(pid, 0)
+    '''),
+    "threads": right_with('''
+        def spin():
+            end = time.monotonic() + 4
+            while time.monotonic() < end:
+                pass
+        workers = [threading.Thread(target=spin) for _ in range(2)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+    '''),
+    "exec_subprocesses": right_with('''
+        loop = "import time\\nend = time.process_time() + 1.6\\nwhile time.process_time() < end: pass"
+        for child in [subprocess.Popen([sys.executable, "-c", loop]) for _ in range(2)]:
+            child.wait()
+    '''),
+    "ignores_sigxcpu": right_with('''
+        import signal
+        signal.signal(signal.SIGXCPU, signal.SIG_IGN)
+        end = time.process_time() + 4
+        while time.process_time() < end:
+            pass
+    '''),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CPU_ELSEWHERE))
+def test_cpu_spent_anywhere_in_the_job_counts(name, tasks, sandbox):
+    record, = grade(tasks["humaneval"], sandbox, "HumanEval/0", CPU_ELSEWHERE[name])
+    assert not passed(record), f"a job that spent over 3 CPU-s passed a 2 s limit: {verdicts([record])}"
+    assert record.status == "timeout", verdicts([record])
+    assert_controls(tasks, sandbox, only=("humaneval",))
+
+
+# ---------------------------------------------------------------- wall cap
+STRETCH_LIMITS = ExecLimits(timeout_per_test_s=0.5, timeout_total_s=1.5, memory_mb=256, output_bytes=1 << 16)
+WALL_BOUND_S = 3 * STRETCH_LIMITS.timeout_total_s + 25     # generous: a loaded 2-core machine, worker restarts
+
+STRETCHERS = {
+    "sleeps": "time.sleep(90)",
+    "stops_itself": "os.kill(os.getpid(), signal.SIGSTOP)\ntime.sleep(90)",
+    "blocks_on_its_own_fifo": "os.mkfifo('wait')\nopen('wait').read()",
+    "trickles_output": ("for _ in range(900):\n    os.write(1, b'.')\n    os.write(2, b'.')\n"
+                        "    time.sleep(0.1)"),
+    "floods_every_fd_slowly": ("for _ in range(900):\n    for fd in range(0, 64):\n        try:\n"
+                               "            os.write(fd, b'{\"event\": \"test\", \"status\": \"ok\"}\\n')\n"
+                               "        except OSError:\n            pass\n    time.sleep(0.1)"),
+    "forged_progress_with_secret": code(r'''
+        import gc, re, json
+        keys = {v for o in gc.get_objects() if type(o) is dict for v in o.values()
+                if type(v) is str and re.fullmatch(r"[0-9a-f]{32}", v)}
+        for _ in range(900):
+            for key in keys:
+                line = json.dumps({"event": "test", "status": "ok", "value": None, "error": None, "key": key})
+                for fd in range(3, 64):
+                    try:
+                        os.write(fd, (line + "\n").encode())
+                    except OSError:
+                        pass
+            time.sleep(0.1)
+    '''),
+    "closes_stdout_and_waits": "os.close(1)\nos.close(2)\ntime.sleep(90)",
+    "select_on_nothing": "import select\nselect.select([], [], [], 90)",
+    "sleeps_in_each_call": "time.sleep(0.45)",   # per call, under the per-test cap; the calls add up
+}
+
+
+def stretch_job(name: str, kind: str) -> ExecJob:
+    body = "".join("    " + line + "\n" for line in STRETCHERS[name].splitlines())
+    program = f"import os, signal, time\ndef f(x):\n{body}    return x\n"
+    if kind == "stdio":
+        return ExecJob("stdio", f"import os, signal, time\n{STRETCHERS[name]}\nprint(input())\n",
+                       tuple(f"{n}\n" for n in range(12)), limits=STRETCH_LIMITS)
+    return ExecJob("call", program, tuple((n,) for n in range(40)), entry_point="f", limits=STRETCH_LIMITS)
+
+
+STDIO_STRETCHERS = ("sleeps", "stops_itself", "trickles_output", "closes_stdout_and_waits", "sleeps_in_each_call")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "kind"), [(name, "call") for name in sorted(STRETCHERS)]
+                         + [(name, "stdio") for name in STDIO_STRETCHERS])
+def test_wall_cap_cannot_be_stretched(name, kind, tasks, sandbox):
+    started = time.monotonic()
+    result = sandbox.run([stretch_job(name, kind)])[0]
+    took = time.monotonic() - started
+    assert took < WALL_BOUND_S, f"job ran {took:.0f} s past a {STRETCH_LIMITS.timeout_total_s} s limit: {result}"
+    assert result.status != "completed" or any(t.status != "ok" for t in result.tests) or len(result.tests) < 12
+    assert_controls(tasks, sandbox, only=("humaneval", "livecodebench"))
+
+
+# ---------------------------------------------------------------- memory outside the process's own heap
+MEMORY_LIMITS = ExecLimits(timeout_per_test_s=20.0, timeout_total_s=20.0, memory_mb=128, output_bytes=1 << 16)
+HOLD_MB = 700
+
+HOLDERS = {
+    "sysv_shm_detached": r'''
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.shmat.restype = ctypes.c_void_p
+        def hold(mb):
+            shm = libc.shmget(0, mb << 20, 0o1600)
+            address = libc.shmat(shm, None, 0)
+            if shm < 0 or address in (None, ctypes.c_void_p(-1).value):
+                return 0
+            ctypes.memset(address, 1, mb << 20)
+            libc.shmdt(ctypes.c_void_p(address))
+            return mb
+    ''',
+    "memfd_written_not_mapped": r'''
+        import os
+        KEEP = []
+        def hold(mb):
+            held = 0
+            chunk = b"x" * (1 << 20)
+            for _ in range(mb // 8):
+                fd = os.memfd_create("hold")
+                try:
+                    for _ in range(8):
+                        os.write(fd, chunk)
+                except OSError:
+                    os.close(fd)
+                    break
+                KEEP.append(fd)
+                held += 8
+            return held
+    ''',
+    "shared_anonymous_in_children": r'''
+        import mmap, os, time
+        def hold(mb):
+            done_r, done_w = os.pipe()
+            for _ in range(mb // 60):
+                if os.fork() == 0:
+                    try:
+                        area = mmap.mmap(-1, 60 << 20, mmap.MAP_SHARED)
+                        area.write(b"x" * (60 << 20))
+                        os.write(done_w, b"+")
+                    except (OSError, MemoryError, ValueError):
+                        os._exit(1)
+                    time.sleep(30)
+                    os._exit(0)
+            os.close(done_w)
+            time.sleep(2)
+            os.set_blocking(done_r, False)
+            try:
+                return 60 * len(os.read(done_r, 1024))
+            except BlockingIOError:
+                return 0
+    ''',
+    "tmpfs_files": r'''
+        import os
+        def hold(mb):
+            held = 0
+            chunk = b"x" * (1 << 20)
+            for top in ("/dev/shm", "/tmp", "/var/tmp", "/run", "."):
+                try:
+                    with open(os.path.join(top, "hold.bin"), "wb") as handle:
+                        while held < mb:
+                            handle.write(chunk)
+                            handle.flush()
+                            held += 1
+                except OSError:
+                    continue
+            return held
+    ''',
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOLDERS))
+def test_memory_held_outside_the_heap_counts(name, tasks, sandbox, marker):
+    before = probe(sandbox, [marker])
+    program = code(HOLDERS[name]) + "\ndef f(mb):\n    import time\n    held = hold(mb)\n    time.sleep(1.5)\n    return held\n"
+    result = sandbox.run([ExecJob("call", program, ((HOLD_MB,),), entry_point="f", limits=MEMORY_LIMITS)])[0]
+    outcome = result.tests[0] if result.tests else None
+    held = outcome.value if outcome is not None and outcome.status == "ok" else 0
+    assert held <= 2 * MEMORY_LIMITS.memory_mb, f"held {held} MB under a {MEMORY_LIMITS.memory_mb} MB limit: {result}"
+    assert_same_state(before, probe(sandbox, [marker]))
+    assert_controls(tasks, sandbox, only=("humaneval",))
+
+
+# ---------------------------------------------------------------- the worker's and the parent's memory
+FLOODS = {
+    "stdout": "import os\nchunk = b'x' * (1 << 20)\nfor _ in range(1200):\n    os.write(1, chunk)\n",
+    "stderr": "import os\nchunk = b'x' * (1 << 20)\nfor _ in range(1200):\n    os.write(2, chunk)\n",
+    "every_fd_without_newlines": ("import os\nchunk = b'[' * (1 << 20)\nfor _ in range(300):\n"
+                                  "    for fd in range(0, 16):\n        try:\n            os.write(fd, chunk)\n"
+                                  "        except OSError:\n            pass\n"),
+    "report_lines_with_the_secret": code(r'''
+        import gc, json, os, re
+        keys = {v for o in gc.get_objects() if type(o) is dict for v in o.values()
+                if type(v) is str and re.fullmatch(r"[0-9a-f]{32}", v)}
+        for key in keys:
+            line = (json.dumps({"event": "test", "status": "ok", "value": "x" * 60000, "error": None,
+                                "key": key}) + "\n").encode() * 16
+            for _ in range(1200):
+                for fd in range(3, 16):
+                    try:
+                        os.write(fd, line)
+                    except OSError:
+                        pass
+    '''),
+    "huge_exception_message": "raise ValueError('x' * (400 << 20))\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(FLOODS))
+def test_worker_and_parent_memory_stay_bounded(name, tasks, sandbox):
+    parent_before = own_rss_mb()
+    program = FLOODS[name] + "def has_close_elements(numbers, threshold):\n    return False\n"
+    inside = "def has_close_elements(numbers, threshold):\n" + "".join(
+        "    " + line + "\n" for line in FLOODS[name].splitlines()) + "    return False\n"
+    for attack in (program, inside):
+        record, = grade(tasks["humaneval"], sandbox, "HumanEval/0", attack)
+        assert not passed(record), verdicts([record])
+        worker_mb = descendants_rss_mb()
+        assert worker_mb < 400, f"the worker holds {worker_mb:.0f} MB after the job"
+    assert own_rss_mb() - parent_before < 300, "the parent kept what the job sent"
+    assert_controls(tasks, sandbox, only=("humaneval",))
+
+
+def test_huge_return_values_are_refused_not_kept(tasks, sandbox):
+    job = ExecJob("call", "def f(n):\n    return 'x' * n\n", ((200 << 20,), ([1] * 10,)), entry_point="f",
+                  stop_on_failure=False)
+    parent_before = own_rss_mb()
+    result = sandbox.run([job])[0]
+    assert result.tests and result.tests[0].status != "ok"
+    assert own_rss_mb() - parent_before < 300 and descendants_rss_mb() < 400
+    assert_controls(tasks, sandbox, only=("livecodebench",))
+
+
+# ---------------------------------------------------------------- bombs
+BOMBS = {
+    "fork_until_refused": ("import os, time\nfor _ in range(500):\n    try:\n        if os.fork() == 0:\n"
+                           "            time.sleep(60)\n            os._exit(0)\n    except OSError:\n        break\n"),
+    "fork_exit_churn": ("import os\nfor _ in range(20000):\n    try:\n        pid = os.fork()\n    except OSError:\n"
+                        "        continue\n    if pid == 0:\n        os._exit(0)\n    os.waitpid(pid, 0)\n"),
+    "thread_bomb": ("import threading, time\nfor _ in range(5000):\n    try:\n"
+                    "        threading.Thread(target=time.sleep, args=(60,), daemon=True).start()\n"
+                    "    except (RuntimeError, MemoryError):\n        break\n"),
+    "fork_bomb_of_forkers": ("import os, time\nfor _ in range(8):\n    try:\n        os.fork()\n    except OSError:\n"
+                             "        break\ntime.sleep(30)\n"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BOMBS))
+def test_bombs_are_stopped_and_leave_nothing(name, tasks, sandbox, marker):
+    before = probe(sandbox, [marker])
+    program = BOMBS[name] + "def has_close_elements(numbers, threshold):\n    return False\n"
+    record, = grade(tasks["humaneval"], sandbox, "HumanEval/0", program)
+    assert not passed(record), verdicts([record])
+    assert_same_state(before, probe(sandbox, [marker]))
+    assert_controls(tasks, sandbox, only=("humaneval", "livecodebench"))
