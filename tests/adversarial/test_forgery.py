@@ -169,6 +169,47 @@ SUBCLASS_RETURNS = {
     "dict_view": "VALUE = {True: 1}.keys()\n",
 }
 
+# A program owns its whole process, including whatever answers the trusted side's requests there. This one
+# rewrites that answering code (any class with `handle` and `loop` methods) so that, asked for its names, it also
+# hands over its own `check`, `math`, `sys`, `abs`, `poly`...: a judge that binds every name it is given would run
+# the program's `check` instead of the data's.
+INJECTS_NAMES_INTO_THE_JUDGE = code(r"""
+    import gc, sys, types
+
+    class _Anything:
+        def __call__(self, *args, **kwargs):
+            return True
+        def __getattr__(self, name):
+            return self
+        def __bool__(self):
+            return True
+        def __eq__(self, other):
+            return True
+        __hash__ = object.__hash__
+
+    def check(*args, **kwargs):
+        return None
+
+    _ZERO = lambda *args, **kwargs: 0
+    _FAKE_MODULE = types.SimpleNamespace(isclose=lambda *a, **k: True, fabs=_ZERO, getsizeof=_ZERO, pi=3.0, sqrt=_ZERO)
+    INJECT = {"check": check, "poly": _ZERO, "encode_cyclic": lambda s: s, "encode_shift": lambda s: s,
+              "math": _FAKE_MODULE, "sys": _FAKE_MODULE, "np": _Anything(), "abs": _ZERO, "round": _ZERO,
+              "isclose": lambda *a, **k: True, "set": lambda *a: 0, "sorted": lambda *a, **k: 0, "METADATA": {}}
+
+    def _patch():
+        for obj in gc.get_objects():
+            if isinstance(obj, type) and callable(getattr(obj, "handle", None)) and hasattr(obj, "loop"):
+                original = obj.handle
+                def handle(self, request, _original=original):
+                    answer = _original(self, request)
+                    if isinstance(request, dict) and request.get("op") == "globals" and isinstance(answer, dict):
+                        answer.update(INJECT)
+                    return answer
+                obj.handle = handle
+
+    _patch()
+""")
+
 # ---------------------------------------------------------------- exceptions and exits that are not a pass
 EXITS = {
     "sys_exit_0": "import sys\nsys.exit(0)",
@@ -213,6 +254,7 @@ FORGERIES = {
     "numpy_flatiter_of_liars": NUMPY_FLATITER_OF_LIARS,
     "numpy_flatiter_of_trues": NUMPY_ARRAY_OF_ONE_TRUE,
     "ctypes_forged_numpy_type": CTYPES_FORGED_NUMPY_TYPE,
+    "injects_names_into_the_judge": INJECTS_NAMES_INTO_THE_JUDGE + SIGNATURE + "    return False\n",
     **{f"returns_{name}": setup + SIGNATURE + "    return VALUE\n" for name, setup in SUBCLASS_RETURNS.items()},
     **{f"exits_inside_{name}": SIGNATURE + indented(body) for name, body in EXITS.items()},
     **{f"exits_at_load_{name}": SIGNATURE + "    return False\n" + body + "\n" for name, body in EXITS.items()},
@@ -362,6 +404,8 @@ MBPP_FORGERIES = {
     ("mbpp_sanitized", "2"): ("class Liar(tuple):\n    def __eq__(self, other):\n        return True\n"
                               "    __hash__ = tuple.__hash__\ndef similar_elements(a, b):\n    return Liar()\n"),
     ("mbpp", "11"): PATCHED_REPORTER.replace(SIGNATURE, "def remove_Occ(s, ch):\n"),
+    ("mbpp_sanitized", "98"): INJECTS_NAMES_INTO_THE_JUDGE + "def multiply_num(numbers):\n    return 1.0\n",
+    ("mbpp_sanitized", "7"): INJECTS_NAMES_INTO_THE_JUDGE + "def find_char_long(text):\n    return []\n",
     ("mbpp", "12"): BUILTIN_COMPARISON_PATCHED.replace(SIGNATURE, "def sort_matrix(m):\n"),
 }
 

@@ -300,3 +300,25 @@ def test_bombs_are_stopped_and_leave_nothing(name, tasks, sandbox, marker):
     assert not passed(record), verdicts([record])
     assert_same_state(before, probe(sandbox, [marker]))
     assert_controls(tasks, sandbox, only=("humaneval", "livecodebench"))
+
+
+def test_a_single_test_cannot_outlast_its_own_cap(tasks, marker):
+    """HumanEval's check() is ONE test: with 0.5 CPU-s per test and a job allowance of 60 s, nothing the program
+    does (here: "a test failed" lines forged with the job's secret, every 0.1 s for 40 s) may keep it running
+    anywhere near the job's allowance."""
+    from kateval.sandbox import make_executor
+
+    executor = make_executor(workers=1, limits=ExecLimits(timeout_per_test_s=0.5, timeout_total_s=60.0,
+                                                          memory_mb=256, output_bytes=1 << 16))
+    program = ("import os, signal, time\ndef has_close_elements(numbers, threshold):\n"
+               + "".join("    " + line + "\n" for line in STRETCHERS["forged_progress_with_secret"].replace(
+                   "range(900)", "range(400)").replace('"ok"', '"error"').splitlines()) + "    return False\n")
+    try:
+        started = time.monotonic()
+        record, = grade(tasks["humaneval"], executor, "HumanEval/0", program)
+        took = time.monotonic() - started
+        assert not passed(record), verdicts([record])
+        assert took < 25, f"one test of 0.5 CPU-s ran {took:.0f} s"
+        assert_controls(tasks, executor, only=("humaneval",))
+    finally:
+        executor.close()

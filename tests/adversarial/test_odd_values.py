@@ -62,6 +62,22 @@ ODD_SAMPLES = {
     "prints_ten_megabytes": ("livecodebench", "abc320_a", "print('9' * (10 << 20))\n"),
     "exits_with_odd_codes": ("livecodebench", "abc320_a", "import sys\nsys.exit(2 ** 100)\n"),
     "exits_with_a_string": ("livecodebench", "abc320_a", "import sys\nsys.exit('\\ud800')\n"),
+    # raw bytes on every descriptor: whatever reads them (a judge, the server, the parent) must decode strictly
+    "nasty_frames_on_every_fd": ("humaneval", "HumanEval/0", code(r'''
+        import os, struct
+        BODIES = [b"v" + b"1" * 5000, b"v" + b"[" * 100000 + b"]" * 100000, b"vNaN", b'v"\\ud800"', b"v\xff\xfe",
+                  b'v{"I": "' + b"f" * 200000 + b'"}', b'v{"H": 999999999}', b'v{"D": [[[1], 2]]}', b'v{"S": [[1]]}',
+                  b'v{"A": ["float64", [99999999, 99999999], []]}', b'v{"N": ["object", 1]}', b"l" + b'{"ok": true}',
+                  b'e["SystemExit", "0"]', b'e["KeyboardInterrupt", ""]', b'e["\\ud800", "\\udcff"]', b""]
+        for fd in range(0, 64):
+            for body in BODIES:
+                for header in (struct.pack(">I", len(body)), struct.pack(">I", 0xFFFFFFFF), b""):
+                    try:
+                        os.set_blocking(fd, False)
+                        os.write(fd, header + body)
+                    except OSError:
+                        pass
+    ''') + HE_WRONG),
     # killing the worker
     "kills_every_process": ("humaneval", "HumanEval/0", "import os, signal\nos.kill(-1, signal.SIGKILL)\n" + HE_WRONG),
     "kills_its_parent": ("livecodebench", "abc320_a", "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n"),
@@ -121,6 +137,16 @@ def test_one_odd_sample_is_one_record(name, tasks, data_dir, tmp_path):
                           show_progress=False)
     assert bad == 0
     assert check_run(out, expect) == []
+
+
+def test_a_sample_that_kills_every_worker_is_graded_and_the_run_goes_on(tasks, data_dir, tmp_path):
+    """Three killers in a row, each killing the worker it runs on (every try), then the controls."""
+    names = ["kills_every_process", "kills_every_process", "kills_its_parent"]
+    samples = tmp_path / "samples.jsonl"
+    _, expect = samples_file(samples, names, tasks)
+    out, bad = score_file(samples, tmp_path / "run", data_dir=str(data_dir), workers=1, exec_limits=LIMITS,
+                          show_progress=False)
+    assert bad == 0 and check_run(out, expect) == []
 
 
 @pytest.mark.slow

@@ -135,6 +135,35 @@ LEFTOVERS = {
             resource.setrlimit(which, (min(soft, 64) if soft > 0 else soft, min(hard, 64) if hard > 0 else hard))
         os.nice(19)
     '''),
+    "sparse_and_fallocated_files": (r'''
+        import os
+        for size in (1 << 40, 1 << 34, 1 << 30):
+            try:
+                with open(f"sparse-{size}", "wb") as handle:
+                    handle.truncate(size)
+            except OSError:
+                pass
+        try:
+            fd = os.open("allocated", os.O_CREAT | os.O_WRONLY)
+            os.posix_fallocate(fd, 0, 60 << 20)
+        except OSError:
+            pass
+        os.makedirs("held/inner")
+        os.rename("allocated", "held/inner/allocated") if os.path.exists("allocated") else None
+        os.chmod("held", 0o100)
+    '''),
+    "subreaper_with_disguised_children": (r'''
+        import ctypes, os, time
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(36, 1, 0, 0, 0)                       # PR_SET_CHILD_SUBREAPER
+        libc.prctl(1, 0, 0, 0, 0)                        # no parent-death signal
+        if os.fork() == 0:
+            libc.prctl(15, b"python3.11")                # PR_SET_NAME: looks like the server
+            if os.fork() == 0:
+                os.execv("/bin/sleep", ["bwrap", "60", {{MARK}}])
+            os._exit(0)
+        time.sleep(0.3)
+    '''),
     "leftover_processes": (r'''
         import ctypes, os, signal, time
         libc = ctypes.CDLL(None, use_errno=True)
@@ -180,31 +209,52 @@ def leftover(name: str, marker: str) -> str:
     return code(LEFTOVERS[name], KEY=key, NAME=marker, MARK=marker) + WRONG
 
 
+CARRIERS = {
+    # the same leftover made by a check() job and by a stdin/stdout job (which runs a process per test)
+    "check": ("humaneval", "HumanEval/0", lambda source: source + WRONG),
+    "stdio": ("livecodebench", "abc320_a", lambda source: source + "print(0)\n"),
+}
+
+
+@pytest.mark.parametrize("carrier", sorted(CARRIERS))
 @pytest.mark.parametrize("name", sorted(LEFTOVERS))
-def test_nothing_survives_a_job(name, tasks, sandbox, marker):
+def test_nothing_survives_a_job(name, carrier, tasks, sandbox, marker):
     before = probe(sandbox, [marker])
-    program = leftover(name, marker)
-    record, = grade(tasks["humaneval"], sandbox, "HumanEval/0", program)
+    task, problem_id, wrap = CARRIERS[carrier]
+    program = wrap(leftover(name, marker).replace(WRONG, ""))
+    record, = grade(tasks[task], sandbox, problem_id, program)
     assert not passed(record), verdicts([record])
     assert_same_state(before, probe(sandbox, [marker]))
     assert_controls(tasks, sandbox)
 
 
+SELF_TEST_MAKERS = r'''
+    import ctypes, os
+    libc = ctypes.CDLL(None, use_errno=True)
+    MADE = {"shm": libc.shmget({{KEY}}, 4096, 0o1666) >= 0,
+            "mqueue": libc.mq_open(("/" + {{NAME}}).encode(), os.O_CREAT | os.O_RDWR, 0o666, None) >= 0,
+            "key": libc.syscall(248, b"user", {{NAME}}.encode(), b"x", 1, ctypes.c_long(-4)) >= 0}
+    os.mkfifo("fifo")
+
+    def _probe(names):
+        return {"state": probe(names), "made": MADE}
+'''
+
+
 def test_probe_sees_its_own_leftovers_inside_one_job(sandbox, marker):
-    """The probe is worth something: run inside the job that made them, it does see files, IPC objects, keys
-    and queues (so an empty diff after a job means they were removed, not unseen)."""
+    """The probe is worth something: run inside the job that made them, it sees the files, and each IPC object,
+    queue and key the job managed to create (so an empty diff after a job means they were removed, not unseen)."""
     from redteam import PROBE
 
     from kateval.types import ExecJob, ExecLimits
 
-    before = probe(sandbox, [marker])
-    makers = "\n".join(leftover(name, marker).replace(WRONG, "") for name in (
-        "odd_names_and_special_files", "sysv_ipc_objects", "posix_message_queue", "keyring_entries"))
-    probe_in_place = PROBE + "\n_probe = probe\n" + makers + "\n"
-    job = ExecJob("call", probe_in_place, (((marker,),),), entry_point="_probe",
+    makers = code(SELF_TEST_MAKERS, KEY=int(marker[3:], 16) % (1 << 30) + 1, NAME=marker)
+    job = ExecJob("call", PROBE + "\n" + makers, (((marker,),),), entry_point="_probe",
                   limits=ExecLimits(timeout_per_test_s=20.0, timeout_total_s=20.0, memory_mb=512, output_bytes=8 << 20))
-    seen = sandbox.run([job])[0].tests[0].value
+    result = sandbox.run([job])[0]
+    assert result.tests and result.tests[0].status == "ok", result
+    seen, made = result.tests[0].value["state"], result.tests[0].value["made"]
     assert any("fifo" in str(entry) for entry in seen["scratch"])
-    assert len(seen["sysvipc"]["shm"]) > len(before["sysvipc"]["shm"])
-    assert seen["mqueues"][marker]
-    assert any(marker in line for line in seen["keys"])
+    assert bool(seen["sysvipc"]["shm"]) == made["shm"]
+    assert seen["mqueues"][marker] == made["mqueue"]
+    assert any(marker in line for line in seen["keys"]) == made["key"]

@@ -112,8 +112,8 @@ def test_a_job_reaches_no_process_but_its_own_descendants(sandbox):
     result = sandbox.run([job])[0]
     assert result.status == "completed" and result.tests[0].status == "ok", result
     found = result.tests[0].value
-    # the survey itself works: on its own child, the same calls succeed
-    assert found["own_child"]["ptrace"] and found["own_child"]["signal"], found["own_child"]
+    # the survey itself works: its own child is reachable (ptrace too, unless a filter forbids ptrace outright)
+    assert found["own_child"]["signal"], found["own_child"]
     reachable = {process: caps for process, caps in found["others"].items() if caps}
     assert not reachable, "a job can reach processes that are not its own:\n" + json.dumps(reachable, indent=1)
 
@@ -225,9 +225,19 @@ HARM_EVERY_PROCESS = {
 }
 
 
-def test_stolen_control_pipes_forge_nothing(tasks, sandbox):
+CARRIERS = {
+    "check": ("humaneval", "HumanEval/0", lambda attack: attack),
+    "call": ("livecodebench", "2819", lambda attack: attack + "class Solution:\n    def removeTrailingZeros(self, num):\n"
+                                                          "        return has_close_elements(None, None) or num\n"),
+    "stdio": ("livecodebench", "abc320_a", lambda attack: attack + "has_close_elements(None, None)\nprint(0)\n"),
+}
+
+
+@pytest.mark.parametrize("carrier", sorted(CARRIERS))
+def test_stolen_control_pipes_forge_nothing(carrier, tasks, sandbox):
     """pidfd_getfd on the sandbox's init hands a job the worker's own pipes to the trusted parent."""
-    record, = grade(tasks["humaneval"], sandbox, "HumanEval/0", STEAL_CONTROL_PIPES)
+    task, problem_id, wrap = CARRIERS[carrier]
+    record, = grade(tasks[task], sandbox, problem_id, wrap(STEAL_CONTROL_PIPES))
     assert not passed(record), f"forged pass: {verdicts([record])}"
     assert_controls(tasks, sandbox)
 
@@ -324,3 +334,48 @@ def test_leftover_implant_is_gone_after_the_job(tasks, sandbox, marker, tmp_path
     assert wait_gone(marker) == [], "the implant outlived its job"
     assert_controls(tasks, sandbox, only=("humaneval",))
 
+
+
+SHADOW_MODULES = code(r'''
+    import os
+    SHADOW = (
+        "import sys, types\n"
+        "try:\n    open({{HOST}} + '/imported-' + __name__, 'w').write('x')\nexcept OSError:\n    pass\n"
+        "isclose = lambda *a, **k: True\nfabs = lambda x: 0.0\nsqrt = lambda x: 0.0\npi = 3.0\n"
+        "getsizeof = lambda x: 0\nrandint = lambda a, b: a\nchoice = lambda s: s[0]\n"
+        "def __getattr__(name):\n    return lambda *a, **k: True\n"
+    )
+    NAMES = ("math", "sys", "random", "copy", "string", "json", "re", "hashlib", "collections", "itertools", "numpy",
+             "decimal", "fractions", "sitecustomize", "usercustomize", "encodings", "site", "typing", "builtins")
+    def _plant():
+        for top in {os.getcwd(), "/tmp", os.path.expanduser("~"), "/var/tmp", "/dev/shm"}:
+            for name in NAMES:
+                for path in (f"{top}/{name}.py", f"{top}/{name}/__init__.py"):
+                    try:
+                        os.makedirs(os.path.dirname(path), exist_ok=True)
+                        with open(path, "w") as handle:
+                            handle.write(SHADOW)
+                    except OSError:
+                        pass
+            try:
+                with open(f"{top}/kateval-redteam.pth", "w") as handle:
+                    handle.write("import sitecustomize\n")
+            except OSError:
+                pass
+    _plant()
+''')
+
+
+@pytest.mark.parametrize("carrier", sorted(CARRIERS))
+def test_planted_modules_are_never_imported_later(carrier, tasks, sandbox, tmp_path):
+    """Modules named like the standard library's, sitecustomize and a .pth, planted wherever a job can write: no
+    later job, judge or reference run may import them (a fake `math.isclose` would pass every MBPP float test)."""
+    host = tmp_path / "host"
+    host.mkdir()
+    host.chmod(0o777)
+    task, problem_id, wrap = CARRIERS[carrier]
+    attack = code(SHADOW_MODULES, HOST=str(host)) + "def has_close_elements(numbers, threshold):\n    return False\n"
+    record, = grade(tasks[task], sandbox, problem_id, wrap(attack))
+    assert not passed(record), verdicts([record])
+    assert_controls(tasks, sandbox)
+    assert sorted(p.name for p in host.iterdir()) == [], "a planted module was imported outside the sandbox"
