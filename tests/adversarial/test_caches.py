@@ -95,8 +95,9 @@ def cached_files(cache) -> dict[str, bytes]:
 
 def second_run(data_dir) -> list:
     """A clean second run that reads the cache the first one left: a fresh executor and a freshly loaded task."""
-    from kateval.sandbox import make_executor
     from redteam import LIMITS
+
+    from kateval.sandbox import make_executor
 
     executor = make_executor(workers=1, limits=LIMITS)
     try:
@@ -133,11 +134,13 @@ def mutate(value):
 
 
 def tampered(data: bytes) -> bytes:
+    """The file with its values changed, in its own format (pickle or JSON); else with one byte flipped."""
     for loads, dumps in ((pickle.loads, pickle.dumps), (json.loads, lambda v: json.dumps(v).encode())):
         try:
-            return dumps(mutate(loads(data)))
-        except Exception:  # noqa: BLE001 - not this format: try the next
+            value = loads(data)
+        except Exception:  # noqa: BLE001, S112 - not this format: try the next
             continue
+        return dumps(mutate(value))
     middle = len(data) // 2
     return data[:middle] + bytes([data[middle] ^ 0xFF]) + data[middle + 1:]
 

@@ -348,24 +348,21 @@ def test_test_frame_cannot_be_read_or_rewritten(name, tasks, sandbox):
 # ---------------------------------------------------------------- the prompt's helpers, redefined
 HELPER_REDEFINITIONS = {
     # check() tests find_zero through the prompt's poly(); a poly that is always 0 accepts any root.
-    "HumanEval/32": "def poly(xs, x):\n    return 0.0\n\ndef find_zero(xs):\n    return 12345.0\n",
-    "HumanEval/38": "def encode_cyclic(s):\n    return s\n\ndef decode_cyclic(s):\n    return s\n",
-    "HumanEval/50": "def encode_shift(s):\n    return s\n\ndef decode_shift(s):\n    return s\n",
+    "HumanEval/32": ("def poly(xs, x):\n    return 0.0\n\ndef find_zero(xs):\n    return 12345.0\n",
+                     "return 12345.0", "poly = lambda xs, x: 0.0"),
+    "HumanEval/38": ("def encode_cyclic(s):\n    return s\n\ndef decode_cyclic(s):\n    return s\n",
+                     "return s", "encode_cyclic = lambda s: s"),
+    "HumanEval/50": ("def encode_shift(s):\n    return s\n\ndef decode_shift(s):\n    return s\n",
+                     "return s", "encode_shift = lambda s: s"),
 }
 
 
 @pytest.mark.parametrize("problem_id", sorted(HELPER_REDEFINITIONS))
 def test_redefined_prompt_helpers_do_not_reach_check(problem_id, tasks, sandbox):
-    whole = HELPER_REDEFINITIONS[problem_id]
-    prompt = tasks["humaneval"].by_id[problem_id].fields["prompt"]
-    entry = tasks["humaneval"].by_id[problem_id].fields["entry_point"]
-    # The same redefinition as a continuation of the prompt: the prompt's helpers are defined, then replaced
-    # by a top-level assignment (no stop sequence cuts an assignment).
-    helper = [name for name in ("poly", "encode_cyclic", "encode_shift") if name in whole][0]
-    continuation = f"    return s if False else None\n{helper} = lambda *args: args[-1] if len(args) > 1 else args[0]\n"
-    continuation = continuation.replace("return s if False else None", "return 0.0" if helper == "poly" else
-                                        "return s")
-    assert entry in prompt
+    whole, body, rebind = HELPER_REDEFINITIONS[problem_id]
+    # The same redefinition as a continuation of the prompt (a base model's completion): the prompt's helpers
+    # are defined, then rebound by a top-level assignment, which no stop sequence cuts.
+    continuation = f"    {body}\n{rebind}\n"
     records = grade(tasks["humaneval"], sandbox, problem_id, whole) + grade(
         tasks["humaneval"], sandbox, problem_id, continuation, raw=True)
     assert not any(passed(r) for r in records), verdicts(records)
@@ -437,7 +434,7 @@ LCB_FORGERIES = {
 
 @pytest.mark.parametrize("key", sorted(LCB_FORGERIES), ids=lambda key: f"{key[0]}-{key[1]}")
 def test_livecodebench_cannot_be_forged(key, tasks, sandbox):
-    problem_id, name = key
+    problem_id, _ = key
     record, = grade(tasks["livecodebench"], sandbox, problem_id, LCB_FORGERIES[key])
     assert not passed(record), f"forged pass: {verdicts([record])}"
     assert_controls(tasks, sandbox, only=("livecodebench",))

@@ -230,8 +230,8 @@ def test_memory_held_outside_the_heap_counts(name, tasks, sandbox, marker):
 
 # ---------------------------------------------------------------- the worker's and the parent's memory
 FLOODS = {
-    "stdout": "import os\nchunk = b'x' * (1 << 20)\nfor _ in range(1200):\n    os.write(1, chunk)\n",
-    "stderr": "import os\nchunk = b'x' * (1 << 20)\nfor _ in range(1200):\n    os.write(2, chunk)\n",
+    "stdout": "import os\nchunk = b'x' * (1 << 20)\nfor _ in range(700):\n    os.write(1, chunk)\n",
+    "stderr": "import os\nchunk = b'x' * (1 << 20)\nfor _ in range(700):\n    os.write(2, chunk)\n",
     "every_fd_without_newlines": ("import os\nchunk = b'[' * (1 << 20)\nfor _ in range(300):\n"
                                   "    for fd in range(0, 16):\n        try:\n            os.write(fd, chunk)\n"
                                   "        except OSError:\n            pass\n"),
@@ -242,7 +242,7 @@ FLOODS = {
         for key in keys:
             line = (json.dumps({"event": "test", "status": "ok", "value": "x" * 60000, "error": None,
                                 "key": key}) + "\n").encode() * 16
-            for _ in range(1200):
+            for _ in range(700):
                 for fd in range(3, 16):
                     try:
                         os.write(fd, line)

@@ -56,8 +56,8 @@ ODD_SAMPLES = {
     "prints_invalid_utf8": ("livecodebench", "abc320_a", "import os\nos.write(1, b'\\xff\\xfe\\xed\\xa0\\x80\\n')\n"),
     "prints_surrogate_bytes": ("livecodebench", "abc320_a",
                                "import os\nos.write(1, '\\ud800\\n'.encode('utf-8', 'surrogatepass'))\n"),
-    "prints_int_over_4300_digits": ("livecodebench", "abc320_a", "import sys\nsys.set_int_max_str_digits(0)\n"
-                                    "print(10 ** 5000)\n"),
+    "prints_int_over_4300_digits": ("livecodebench", "abc320_a",
+                                    "import sys\nsys.set_int_max_str_digits(0)\nprint(10 ** 5000)\n"),
     "prints_nul_bytes": ("livecodebench", "abc320_a", "print('3\\x0020')\n"),
     "prints_ten_megabytes": ("livecodebench", "abc320_a", "print('9' * (10 << 20))\n"),
     "exits_with_odd_codes": ("livecodebench", "abc320_a", "import sys\nsys.exit(2 ** 100)\n"),
