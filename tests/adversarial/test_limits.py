@@ -64,6 +64,12 @@ CPU_ELSEWHERE = {
         for child in [subprocess.Popen([sys.executable, "-c", loop]) for _ in range(2)]:
             child.wait()
     '''),
+    # check() calls the function 7 times within its ONE test: 0.45 CPU-s each adds up to over 3 CPU-s
+    "spread_over_the_calls_of_one_test": right_with('''
+        end = time.process_time() + 0.45
+        while time.process_time() < end:
+            pass
+    '''),
     "ignores_sigxcpu": right_with('''
         import signal
         signal.signal(signal.SIGXCPU, signal.SIG_IGN)
