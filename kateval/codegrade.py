@@ -82,6 +82,16 @@ def first_failure(result: ExecResult, expected_tests: int, assert_means_wrong: b
 
 
 def short(value: object, limit: int = 300) -> str:
-    """A value for grade details, cut in the middle when long."""
-    text = value if isinstance(value, str) else repr(value)
+    """A value for grade details, cut in the middle when long. Never raises: an int too long for decimal
+    conversion, or a value whose repr fails, is described instead."""
+    if type(value) is str:
+        text = value
+    else:
+        try:
+            text = repr(value)
+        except ValueError:   # an int past the 4,300-digit limit of str(), perhaps inside a container
+            text = f"<{type(value).__name__} too large to print>" if type(value) is not int else \
+                f"<int of {value.bit_length()} bits>"
+        except Exception as exc:  # noqa: BLE001 - e.g. a numpy value that fails to print
+            text = f"<{type(value).__name__}: unprintable ({type(exc).__name__})>"
     return text if len(text) <= limit else text[: limit // 2] + " ... " + text[-limit // 2:]

@@ -32,15 +32,15 @@ def read_completions(path: Path, task_map: dict[str, str] | None = None) -> Iter
             if not raw.strip():
                 continue
             try:
-                row = json.loads(raw.decode("utf-8"))
+                # Bytes that are not UTF-8 become lone surrogates (kept, and stored escaped): a sample is graded
+                # and recorded whatever its text holds.
+                row = json.loads(raw.decode("utf-8", "surrogateescape"))
                 if is_foreign(row):
                     if foreign is None:
                         foreign = ForeignRows(path.name, task_map or {}, available_cards())
                     completions = foreign.completions(row)
                 else:
                     completions = [completion_from_row(row, next_index)]
-            except UnicodeDecodeError as exc:
-                yield LineError(number, f"invalid UTF-8 at byte {exc.start}")
             except json.JSONDecodeError as exc:
                 yield LineError(number, f"not valid JSON ({exc.msg} at column {exc.colno})")
             except (KeyError, TypeError, ValueError) as exc:

@@ -48,6 +48,37 @@ def read_run_meta(run_dir: Path) -> dict[str, Any]:
         raise KatevalError(f"{path}: not valid JSON ({exc})") from exc
 
 
+def record_line(record: dict[str, Any]) -> str:
+    """One samples.jsonl line. UTF-8 as written, except that a record holding a string UTF-8 cannot carry (a
+    lone surrogate, from a model's output or a program's) is written with JSON escapes instead: every string is
+    stored, and read back exactly."""
+    try:
+        line = json.dumps(record, ensure_ascii=False, default=_plain)
+    except ValueError:   # an int past Python's 4,300-digit limit for decimal text (kept as hex text instead)
+        record = _ints_as_text(record)
+        line = json.dumps(record, ensure_ascii=False, default=_plain)
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        line = json.dumps(record, ensure_ascii=True, default=_plain)
+    return line + "\n"
+
+
+def _plain(value: Any) -> Any:
+    """What json cannot write by itself (a numpy value a program returned, inside grade details)."""
+    return repr(value) if not hasattr(value, "tolist") else value.tolist()
+
+
+def _ints_as_text(value: Any) -> Any:
+    if type(value) is int and value.bit_length() > 14_000:
+        return f"<int {value:#x}>"
+    if isinstance(value, dict):
+        return {key: _ints_as_text(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_ints_as_text(item) for item in value]
+    return value
+
+
 class RunStore:
     def __init__(self, run_dir: Path):
         self.run_dir = Path(run_dir)
@@ -91,7 +122,7 @@ class RunStore:
             handle.truncate(0)
 
     def append(self, records: Iterable[SampleRecord]) -> None:
-        lines = "".join(json.dumps(r.to_json_dict(), ensure_ascii=False) + "\n" for r in records)
+        lines = "".join(record_line(r.to_json_dict()) for r in records)
         if not lines:
             return
         with self.samples_path.open("a", encoding="utf-8") as handle:

@@ -66,6 +66,10 @@ class Request:
     seed: int
     sample_indices: tuple[int, ...]
     reference_answer: str | None = None   # gold answer text, used only by the `reference` backend
+    # Per-request overrides of the backend's settings, so that differently configured requests share one engine
+    # queue (a sweep's cells): None keeps the backend's own mode / `thinking_budget` option.
+    mode: str | None = None               # auto | on | off
+    thinking_budget: int | None = None    # most thinking tokens; a longer thought is closed with a forced end tag
 
 
 # ---------------------------------------------------------------- backend side
@@ -83,6 +87,10 @@ class Completion:
     cached_prompt_tokens: int | None = None
     completion_tokens: int | None = None   # only when token_ids is None but the source gave a count
     extra: dict[str, Any] = field(default_factory=dict)
+    # What the backend applied for this sample (the request's overrides resolved against its own settings).
+    requested_mode: str | None = None
+    thinking_budget: int | None = None
+    think_budget_hit: bool | None = None   # the budget ended a thought (None: unknown, e.g. no token ids)
 
 
 class TokenDecoder(Protocol):
@@ -134,33 +142,41 @@ class ExecLimits:
     timeout_total_s: float = 60.0
     memory_mb: int = 2048
     output_bytes: int = 1 << 20
+    calibrate: bool = True    # where a task has reference solutions, time limits come from their CPU time
 
 
 @dataclass(frozen=True)
 class ExecJob:
-    """A program and its tests. The executor only runs; comparing outputs is the task adapter's job,
-    done in the trusted parent on plain data.
+    """A program and its tests. The program runs in a sandbox that holds no test code and no expected value; what
+    decides a test is computed on the trusted side (the task adapter, or the data's own test code in a judge).
 
-    kind="script": `code` then each entry of `tests` (Python statements, e.g. asserts) in one namespace;
-                   a test is ok only if it finished (the executor proves completion, not the exit code).
     kind="call":   `code`, then `entry_point(*args)` for each args tuple in `tests`; the return value comes
-                   back as plain data (None/bool/int/float/complex/str/bytes/list/tuple/dict/set, exact types).
-                   entry_point "Solution.method" instantiates Solution first (LeetCode style).
+                   back as plain data (None/bool/int/float/complex/str/bytes/list/tuple/dict/set, numpy scalars
+                   and arrays, exact types) for the adapter to compare. entry_point "Solution.method"
+                   instantiates Solution first (LeetCode style). With `trusted=True`, `code` is the data's own
+                   (a reference solution) and runs in the judge sandbox, where no program ever runs.
     kind="stdio":  `code` as __main__ with each string of `tests` on stdin; stdout comes back as text.
+    kind="check":  `code` runs in the sandbox; `trusted_code` and then each statement of `tests` (asserts,
+                   `check(f)`) run in a separate judge process, where `entry_point` and `names` are handles that
+                   call into the program with plain data. A test is ok when it ran to the end there.
     """
-    kind: Literal["script", "call", "stdio"]
+    kind: Literal["call", "stdio", "check"]
     code: str
     tests: tuple[Any, ...]
     entry_point: str | None = None
     limits: ExecLimits = ExecLimits()
     stop_on_failure: bool = True
+    trusted_code: str = ""
+    names: tuple[str, ...] = ()
+    trusted: bool = False
 
 
 @dataclass(frozen=True)
 class TestOutcome:
     status: Literal["ok", "error", "timeout", "memory", "output_limit"]
-    value: Any = None          # call: returned plain data; stdio: stdout text; script: None
+    value: Any = None          # call: returned plain data; stdio: stdout text; check: None
     error: str | None = None   # exception type and message, or why it was stopped
+    cpu_s: float = 0.0         # CPU seconds the test took (call and stdio jobs)
 
 
 @dataclass(frozen=True)
@@ -169,6 +185,7 @@ class ExecResult:
     tests: tuple[TestOutcome, ...]   # in order; may be shorter than the job's tests when it stopped early
     error: str | None = None         # e.g. the code failed to import, or the sandbox failed
     wall_s: float = 0.0
+    cpu_s: float = 0.0               # CPU seconds of every process of the program (the judge's not included)
 
 
 class Executor(Protocol):
@@ -203,6 +220,8 @@ class SampleRecord:
     stop_reason: str | int | None = None
     cached_prompt_tokens: int | None = None
     grade_details: dict[str, Any] = field(default_factory=dict)
+    thinking_budget: int | None = None     # thinking tokens allowed (None: no budget)
+    think_budget_hit: bool | None = False  # the budget cut the thought (a forced end tag, counted as think)
 
     def to_json_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -36,6 +36,11 @@ class InProcessExecutor:
                 exec(compile(job.code, "<solution>", "exec"), namespace)  # noqa: S102 - trusted fixtures only
             except Exception as exc:  # noqa: BLE001 - the program's own failure is its verdict
                 return ExecResult("runtime_error", (), f"{type(exc).__name__}: {exc}")
+        if job.kind == "check":   # the tests in a namespace of their own, seeing the program's names
+            program = {name: namespace[name] for name in (job.entry_point, *job.names) if name in namespace}
+            namespace = {**program}
+            exec(compile(job.trusted_code, "<tests>", "exec"), namespace)  # noqa: S102
+            namespace.update(program)
         outcomes = []
         for test in job.tests:
             outcome = self._test(job, namespace, test)
@@ -47,7 +52,7 @@ class InProcessExecutor:
     @staticmethod
     def _test(job: ExecJob, namespace: dict[str, Any], test: Any) -> TestOutcome:
         try:
-            if job.kind == "script":
+            if job.kind == "check":
                 exec(compile(test, "<test>", "exec"), namespace)  # noqa: S102
                 return TestOutcome("ok")
             if job.kind == "call":

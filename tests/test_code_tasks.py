@@ -23,7 +23,8 @@ ADD_TEST = "def check(candidate):\n    assert candidate(1, 2) == 3\n    assert c
 
 
 @pytest.fixture()
-def executor():
+def executor(tmp_path, monkeypatch):
+    monkeypatch.setenv("KATEVAL_CACHE_DIR", str(tmp_path / "cache"))   # reference runs are not read from ~/.cache
     return InProcessExecutor()
 
 
@@ -107,7 +108,9 @@ def test_grade_batch_hands_all_programs_to_the_executor_at_once(executor):
         text = fenced(f"def add(a, b):\n    return {body}")
         items.append((problem, parse_output(text), Completion("humaneval", problem.problem_id, 0, text, None, "stop")))
     grades = adapter.grade_batch(items, executor)
-    assert [g.correct for g in grades] == [True, False, True] and len(executor.calls) == 1
+    assert [g.correct for g in grades] == [True, False, True]
+    reference_run, programs = executor.calls   # the reference solution first (time limits), then one batch
+    assert len(reference_run) == 1 and len(programs) == 3
 
 
 def test_reference_answer_is_one_fenced_block_that_passes(executor):
@@ -226,7 +229,7 @@ def test_evalplus_grades_base_and_plus_apart_against_the_reference(executor, tmp
     grade = grade_text(adapter, problem, fenced("def double(x):\n    return 2 * int(x)"), executor)
     assert (grade.status, grade.details["base"]["passed"], grade.details["plus"]["failed_index"]) == \
         ("wrong_answer", True, 0)
-    assert list(tmp_path.glob("evalplus/*.pkl")), "expected outputs are cached"
+    assert list(tmp_path.glob("evalplus/*.json")), "expected outputs are cached"
 
 
 def test_evalplus_expected_outputs_come_from_the_cache_once_computed(executor, tmp_path, monkeypatch):

@@ -93,24 +93,24 @@ def test_a_program_that_shadows_builtins_check_uses_is_not_passed(data_dir, exec
 
 
 FORGED_PROOF = '''
-import json, os, sys
-job = sys._getframe(1).f_locals["job"]   # the harness's own job, secret included, from the program's caller
-def report(**fields):
-    fields["key"] = job["secret"]
-    os.write(3, (json.dumps(fields) + "\\n").encode())
-report(event="loaded")
-for test in job["tests"]:
-    report(event="test", status="ok", value=None)
-report(event="done")
+import json, os, struct, sys
+frames = [sys._getframe(n).f_locals for n in range(1, 8) if sys._getframe(n)]   # whatever its callers hold
+def report(kind, body):
+    data = kind + json.dumps(body).encode()
+    os.write(4, struct.pack(">I", len(data)) + data)
+report(b"l", {"ok": True})
+for _ in range(10):
+    report(b"v", True)
 os._exit(0)
 '''
 
 
-def test_mbpp_asserts_compared_outside_the_program_cannot_be_forged(data_dir, executor):
-    """A program that digs the harness's secret out of its own process and reports every test passed: MBPP's
-    plain `assert f(literals) == literal` tests run as call jobs compared in the parent, so it still fails."""
+def test_mbpp_asserts_cannot_be_forged_from_inside_the_program(data_dir, executor):
+    """A program that looks through its callers and writes "loaded" and an answer for every test: whatever it
+    writes is only its answers, decoded and compared outside its process, so it still fails (both for plain
+    asserts, compared in the parent, and for the others, run in the judge)."""
     task = load_task("mbpp", data_dir)
-    assert task.by_id["2"].fields["calls"] is not None
-    record, = grade_completions(task, [Completion("mbpp", "2", 0, f"```python\n{FORGED_PROOF}\n```", None, "stop")],
-                                None, executor)
-    assert not record.correct and record.status == "wrong_answer"
+    assert task.by_id["2"].fields["calls"] is not None and task.by_id["367"].fields["calls"] is None
+    records = grade_completions(task, [Completion("mbpp", pid, 0, f"```python\n{FORGED_PROOF}\n```", None, "stop")
+                                       for pid in ("2", "367")], None, executor)
+    assert not any(record.correct for record in records), records

@@ -22,7 +22,7 @@ def test_bad_lines_are_reported_and_good_lines_graded(tmp_path, data_dir, capsys
     lines = [
         {"task": "aime24", "problem_id": "2024-I-1", "completion": "<think>x</think>\\boxed{204}"},
         b"{not json",
-        b'{"task": "aime24", "problem_id": "2024-I-2", "completion": "\xff\xfe bad utf8"}',
+        b'{"task": "aime24", "problem_id": "2024-I-4", "completion": "\xff\xfe bad utf8"}',
         {"task": "aime24", "completion": "missing id"},
         {"task": "nosuch", "problem_id": "1", "completion": "x"},
         {"task": "aime24", "problem_id": "2024-I-99", "completion": "x"},
@@ -32,12 +32,13 @@ def test_bad_lines_are_reported_and_good_lines_graded(tmp_path, data_dir, capsys
     code, out = score(tmp_path, data_dir, lines)
     assert code == 0
     err = capsys.readouterr().err
-    for fragment in ("in.jsonl:2: not valid JSON", "in.jsonl:3: invalid UTF-8", "in.jsonl:4: bad record",
+    for fragment in ("in.jsonl:2: not valid JSON", "in.jsonl:4: bad record",
                      "unknown task 'nosuch'", "no problem '2024-I-99'"):
         assert fragment in err
     assert "Traceback" not in err
     records = {r["problem_id"]: r for r in iter_records(out)}
-    assert set(records) == {"2024-I-1", "2024-I-2", "2024-I-3"}
+    assert set(records) == {"2024-I-1", "2024-I-2", "2024-I-3", "2024-I-4"}
+    assert records["2024-I-4"]["completion"] == "\udcff\udcfe bad utf8"   # bytes that are not UTF-8 are kept
     assert records["2024-I-1"]["correct"] and records["2024-I-1"]["mode"] == "on"
     assert records["2024-I-2"]["extracted_answer"] == "26" and not records["2024-I-2"]["correct"]
     big = records["2024-I-3"]

@@ -1,4 +1,9 @@
-"""Running untrusted, model-written code: `make_executor()` returns the sandboxed Executor (kateval.types)."""
+"""Running untrusted, model-written code: `make_executor()` returns the sandboxed Executor (kateval.types).
+
+The boundary: a program runs in a runner sandbox that holds no test code, no expected value and no secret; what
+decides a test runs on the trusted side, either here in the parent (comparing plain data the program returned) or
+in a judge sandbox of its own (the data's test code, calling the program through handles). See pool.py.
+"""
 from __future__ import annotations
 
 import os
@@ -13,7 +18,7 @@ DEFAULT_LIMITS = ExecLimits()
 
 
 def make_executor(workers: int | None = None, limits: ExecLimits = DEFAULT_LIMITS) -> Executor:
-    """One sandboxed fork server per worker (default: one per core), with the strongest isolation available."""
+    """One runner/judge pair per worker (default: one per core), with the strongest isolation available."""
     count = workers or os.cpu_count() or 1
     try:
         return SandboxExecutor(detect(), count, limits)

@@ -1,19 +1,23 @@
-"""The executor: one sandboxed fork server per worker, jobs spread over them, results in job order.
+"""The executor: per worker, a runner sandbox (programs run there) and a judge sandbox (the data's test code and
+reference solutions run there), both owned by one thread that lives as long as the executor; jobs are spread over
+the workers and results come back in job order.
 
-A worker whose server dies or hangs (a program that kills its parent, a wedged sandbox) costs only the job it
-was running: that job is graded runtime_error, the worker is restarted, and the rest of the run goes on.
+TRUSTED: this is the kateval parent. It reads the servers' frames with bounded sizes and deadlines fixed before it
+reads; a program's answers are decoded by protocol.decode (exact built-in types, bounded depth), and an answer that
+does not decode is that test's failure. Nothing a job sends can raise out of run(): every job gets a result. A
+worker that dies or stops answering is restarted by its own long-lived thread (bubblewrap's --die-with-parent
+follows the thread that started it, so a restart from a short-lived thread would die with that thread) and the job
+is retried once; a job that kills a worker twice is graded sandbox_error and the run goes on.
 """
 from __future__ import annotations
 
 import itertools
-import json
 import os
-import pickle
 import queue
-import secrets
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
@@ -22,80 +26,97 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
-from kateval.sandbox import codec
-from kateval.sandbox.forkserver import HEADER, WALL_FACTOR, send_frame
-from kateval.sandbox.isolation import SERVER_SOURCE, Isolation, command, fresh_uid
-from kateval.types import ExecJob, ExecLimits, ExecResult, TestOutcome
+from kateval.sandbox import protocol
+from kateval.sandbox.isolation import Isolation, command, fresh_uid, server_sources
+from kateval.sandbox.results import Collected, assemble, check_collected, collect_event, split_bulk
+from kateval.sandbox.server import FLUSH_BYTES
+from kateval.types import ExecJob, ExecLimits, ExecResult
 
 START_TIMEOUT_S = 60.0
-GRACE_S = 10.0          # the server enforces limits itself; the parent steps in only when it stops answering
+GRACE_S = 10.0            # the servers enforce the limits; the parent steps in only when one stops answering
+JUDGE_EXTRA_S = 10.0      # the judge's own allowance on top of the program's (its code is the data's, and quick)
+WALL_FACTOR, WALL_SLACK_S = 3, 5.0   # wall-clock cap: 3 x the CPU limit + 5 s (a busy host stretches wall time)
+MESSAGE_BYTES = 4 << 20   # a server's event frames (bulk ones hold up to FLUSH_BYTES of events)
+JOB_BYTES_FACTOR = 8      # a job's answers together may take this many times output_bytes (and 64 MB at least)
 
 
 class WorkerDied(Exception):
-    """The fork server stopped answering or exited."""
+    """A sandbox server stopped answering, exited or broke the protocol."""
 
 
-class Worker:
-    """One fork server process and the pipes to it."""
+class ServerProcess:
+    """One sandbox server (runner or judge) and the socket to it."""
 
-    def __init__(self, isolation: Isolation):
-        self.isolation, self.uid = isolation, fresh_uid()
-        self.scratch = None
+    def __init__(self, isolation: Isolation, role: str):
+        self.isolation, self.role, self.uid = isolation, role, fresh_uid()
+        self.scratch: str | None = None
         self.proc: subprocess.Popen | None = None
+        self.sock: socket.socket | None = None
+        self.python = None
 
     def start(self) -> None:
-        if not self.isolation.pid_namespace and self.scratch is None:
-            self.scratch = tempfile.mkdtemp(prefix="kateval-scratch-")
+        if not self.isolation.namespaces and self.scratch is None:
+            self.scratch = tempfile.mkdtemp(prefix=f"kateval-{self.role}-")
             if self.isolation.own_uid:
                 os.chown(self.scratch, self.uid, self.uid)
-        source = os.memfd_create("kateval-forkserver", 0)
+        mine, theirs = socket.socketpair()
+        source = os.memfd_create("kateval-sandbox-server", 0)
         try:
-            os.write(source, SERVER_SOURCE.read_bytes())
+            os.write(source, server_sources())
             os.lseek(source, 0, os.SEEK_SET)
-            argv, env = command(self.isolation, self.uid, self.scratch, source)
-            # A file, not a pipe: nobody has to drain it while jobs run; closed in stop().
-            self.stderr = tempfile.TemporaryFile()  # noqa: SIM115
-            self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr,
-                                         env=env, cwd="/", start_new_session=True, pass_fds=(source,))
+            argv, env = command(self.isolation, self.role, self.uid, self.scratch, source, theirs.fileno())
+            self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
+            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                         stderr=self.stderr, env=env, cwd="/", start_new_session=True,
+                                         pass_fds=(source, theirs.fileno()))
         finally:
             os.close(source)
-
-    def wait_ready(self) -> dict:
+            theirs.close()
+        self.sock = mine
         try:
-            return json.loads(self._read_frame(time.monotonic() + START_TIMEOUT_S, 1 << 16))
+            ready = self.message(time.monotonic() + START_TIMEOUT_S)
         except WorkerDied as exc:
             err = self.stop()
             raise WorkerDied(f"sandbox worker failed to start: {err or exc}") from exc
+        self.python = ready.get("python")
 
-    def execute(self, payload: bytes, timeout_s: float, max_reply: int) -> dict:
+    def send(self, message: dict, fds: Sequence[int] = ()) -> None:
         try:
-            send_frame(self.proc.stdin.fileno(), payload)
+            protocol.send_with_fds(self.sock, protocol.dumps(message), fds)
         except OSError as exc:
-            raise WorkerDied(f"sandbox worker gone ({exc})") from exc
-        return json.loads(self._read_frame(time.monotonic() + timeout_s, max_reply))
+            raise WorkerDied(f"sandbox {self.role} gone ({exc})") from exc
 
-    def _read_frame(self, deadline: float, max_size: int) -> bytes:
-        header = self._read(HEADER.size, deadline)
-        size = HEADER.unpack(header)[0]
+    def frame(self, deadline: float, max_size: int) -> bytes:
+        header = self._read(protocol.HEADER.size, deadline)
+        size = protocol.HEADER.unpack(header)[0]
         if size > max_size:
-            raise WorkerDied(f"sandbox reply of {size} bytes is over the limit")
+            raise WorkerDied(f"sandbox {self.role} sent {size} bytes, over the limit of {max_size}")
         return self._read(size, deadline)
 
+    def message(self, deadline: float) -> dict:
+        try:
+            message = protocol.loads(self.frame(deadline, MESSAGE_BYTES))
+        except ValueError as exc:
+            raise WorkerDied(f"sandbox {self.role} broke the protocol ({exc})") from exc
+        if type(message) is not dict:
+            raise WorkerDied(f"sandbox {self.role} broke the protocol")
+        return message
+
     def _read(self, size: int, deadline: float) -> bytes:
-        fd, chunks = self.proc.stdout.fileno(), []
+        chunks = []
         while size:
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
-                raise WorkerDied("sandbox worker stopped answering")
-            chunk = os.read(fd, min(size, 1 << 20))
+            if remaining <= 0 or not select.select([self.sock], [], [], remaining)[0]:
+                raise WorkerDied(f"sandbox {self.role} stopped answering")
+            chunk = self.sock.recv(min(size, 1 << 20))
             if not chunk:
-                raise WorkerDied(f"sandbox worker exited ({self.proc.poll()})")
+                raise WorkerDied(f"sandbox {self.role} exited ({self.proc.poll() if self.proc else None})")
             chunks.append(chunk)
             size -= len(chunk)
         return b"".join(chunks)
 
     def stop(self) -> str:
-        """Kill the server's whole session (bwrap takes its namespace down with it); returns its stderr."""
+        """Kill the server's whole session (bwrap takes its namespaces down with it); returns its stderr."""
         if self.proc is None:
             return ""
         proc, self.proc = self.proc, None
@@ -104,8 +125,7 @@ class Worker:
         except (ProcessLookupError, PermissionError):
             pass
         proc.wait()
-        for stream in (proc.stdin, proc.stdout):
-            stream.close()
+        self.sock.close()
         self.stderr.seek(0)
         err = self.stderr.read().decode("utf-8", "replace").strip()[-2000:]
         self.stderr.close()
@@ -117,122 +137,205 @@ class Worker:
             shutil.rmtree(self.scratch, ignore_errors=True)
 
 
-def _payload(job: ExecJob, limits: ExecLimits, job_id: int, secret: str) -> bytes:
-    return pickle.dumps({"id": job_id, "kind": job.kind, "code": job.code, "tests": tuple(job.tests),
-                         "entry_point": job.entry_point, "limits": asdict(limits),
-                         "stop_on_failure": job.stop_on_failure, "secret": secret}, protocol=4)
+def server_limits(job: ExecJob, limits: ExecLimits) -> dict[str, Any]:
+    """What the runner enforces. A check job's tests are told apart only by the judge, so its program gets one
+    CPU allowance for them all: per test times the number of tests, at most the job's total."""
+    cpu = limits.timeout_total_s
+    per_test: float | None = limits.timeout_per_test_s
+    if job.kind == "check":
+        cpu, per_test = min(cpu, limits.timeout_per_test_s * max(1, len(job.tests))), None
+    return {"per_test_s": per_test, "cpu_s": cpu, "wall_s": WALL_FACTOR * cpu + WALL_SLACK_S,
+            "test_wall_s": None if per_test is None else WALL_FACTOR * per_test + WALL_SLACK_S,
+            "memory_mb": limits.memory_mb,
+            "memory_cap": 2 * (limits.memory_mb << 20), "output_bytes": limits.output_bytes}
 
 
-def _outcome(kind: str, raw: Any) -> TestOutcome:
-    if type(raw) is not dict:
-        raise ValueError("malformed test outcome")
-    status, value, error = raw.get("status"), raw.get("value"), raw.get("error")
-    if status not in ("ok", "error", "timeout", "memory", "output_limit"):
-        raise ValueError(f"bad test status {status!r}")
-    if kind == "call" and status == "ok":
-        value = codec.decode(value)
-    elif kind == "script":
-        value = None
-    elif value is not None and type(value) is not str:
-        raise ValueError("stdout is not text")
-    return TestOutcome(status, value, None if error is None else str(error))
+def judge_limits(program: dict[str, Any]) -> dict[str, Any]:
+    return {**program, "per_test_s": None, "cpu_s": program["cpu_s"] + JUDGE_EXTRA_S,
+            "wall_s": program["wall_s"] + JUDGE_EXTRA_S, "memory_mb": max(program["memory_mb"], 2048)}
 
 
-def _result(job: ExecJob, reply: dict, job_id: int, wall_s: float) -> ExecResult:
-    if type(reply) is not dict or reply.get("job") != job_id:
-        raise ValueError("reply for another job")
-    status = reply.get("status")
-    if status not in ("completed", "runtime_error", "timeout", "memory", "sandbox_error"):
-        raise ValueError(f"bad job status {status!r}")
-    if type(reply.get("tests")) is not list:
-        raise ValueError("malformed test list")
-    tests = tuple(_outcome(job.kind, raw) for raw in reply["tests"])
-    if len(tests) > len(job.tests):
-        raise ValueError("more outcomes than tests")
-    error, server_wall = reply.get("error"), reply.get("wall_s")
-    if type(server_wall) is float:   # the server's own clock: the job alone, not the round trip
-        wall_s = min(wall_s, server_wall)
-    return ExecResult(status, tests, None if error is None else str(error), round(wall_s, 4))
+class Worker:
+    """A runner and a judge, used by one thread at a time."""
+
+    def __init__(self, isolation: Isolation):
+        self.runner, self.judge = ServerProcess(isolation, "runner"), ServerProcess(isolation, "judge")
+        self._ids = itertools.count(1)   # a frame must name the job it belongs to
+
+    @property
+    def uids(self) -> tuple[int, int]:
+        return self.runner.uid, self.judge.uid
+
+    @property
+    def running(self) -> bool:
+        return self.runner.proc is not None and self.judge.proc is not None
+
+    def start(self) -> None:
+        self.stop()
+        self.runner.start()
+        self.judge.start()
+
+    def stop(self) -> str:
+        """Both servers killed (with all they ran); their stderr."""
+        return "; ".join(filter(None, (self.runner.stop(), self.judge.stop())))
+
+    def close(self) -> None:
+        self.runner.close()
+        self.judge.close()
+
+    def execute(self, job: ExecJob, limits: ExecLimits) -> ExecResult:
+        program = server_limits(job, limits)
+        message = {"id": next(self._ids), "kind": job.kind, "code": job.code, "entry_point": job.entry_point,
+                   "stop_on_failure": job.stop_on_failure, "limits": program}
+        if job.kind == "check":
+            return self._check(job, message, program)
+        if job.kind == "call":
+            message["tests"] = [[protocol.encode(arg) for arg in args] for args in job.tests]
+        else:
+            message["tests"] = [str(stdin) for stdin in job.tests]
+        server = self.judge if job.trusted and job.kind == "call" else self.runner
+        server.send(message)
+        collected = self._collect(server, message["id"], job, program)
+        return assemble(job, collected)
+
+    def _collect(self, server: ServerProcess, job_id: int, job: ExecJob, program: dict[str, Any]) -> Collected:
+        deadline = time.monotonic() + program["wall_s"] + GRACE_S
+        collected = Collected()
+        budget = max(64 << 20, JOB_BYTES_FACTOR * program["output_bytes"])
+        while True:
+            event = server.message(deadline)
+            if event.get("job") != job_id:
+                raise WorkerDied(f"sandbox {server.role} answered for another job")
+            if "bulk" in event:
+                for item, raw in split_bulk(event, server.frame(deadline, FLUSH_BYTES + program["output_bytes"])):
+                    budget -= len(raw or b"")
+                    if budget < 0 and "test" in item:
+                        item = {**item, "status": "output_limit", "error": "the job's answers together are too large"}
+                        raw = None
+                    collect_event(collected, job, item, raw)
+                if budget < 0:
+                    server.send({"stop": job_id})
+            elif collect_event(collected, job, event, None):
+                return collected
+
+    def _check(self, job: ExecJob, message: dict, program: dict[str, Any]) -> ExecResult:
+        """The program in the runner, the tests in the judge, a socket between them that only they hold."""
+        to_program, to_judge = socket.socketpair()
+        try:
+            self.runner.send(message, [to_judge.fileno()])
+            self.judge.send({**message, "tests": list(job.tests), "trusted_code": job.trusted_code,
+                             "names": list(job.names), "limits": judge_limits(program)}, [to_program.fileno()])
+        finally:
+            to_program.close()
+            to_judge.close()
+        judged = self._collect(self.judge, message["id"], job, judge_limits(program))
+        self.runner.send({"stop": message["id"]})
+        ran = self._collect(self.runner, message["id"], job, program)
+        return assemble(job, check_collected(judged, ran))
+
+
+class Batch:
+    """The results of one run() call, filled in by the worker threads."""
+
+    def __init__(self, size: int):
+        self.results: list[ExecResult | None] = [None] * size
+        self.left = size
+        self.done = threading.Condition()
+
+    def put(self, index: int, result: ExecResult) -> None:
+        with self.done:
+            self.results[index] = result
+            self.left -= 1
+            self.done.notify_all()
+
+    def wait(self) -> list[ExecResult]:
+        with self.done:
+            self.done.wait_for(lambda: self.left == 0)
+        return self.results  # type: ignore[return-value]
 
 
 class SandboxExecutor:
-    """Executor over `workers` sandboxed fork servers (see kateval.types.Executor)."""
+    """Executor over `workers` runner/judge pairs (see kateval.types.Executor)."""
 
     def __init__(self, isolation: Isolation, workers: int, limits: ExecLimits):
         self.isolation, self.limits = isolation, limits
         self.workers = [Worker(isolation) for _ in range(max(1, workers))]
-        self._lock = threading.Lock()
-        self._job_ids = itertools.count(1)   # a reply must name the job it answers
-        try:
-            for worker in self.workers:
-                worker.start()
-            self.server_python = [worker.wait_ready().get("python") for worker in self.workers].pop()
-        except (WorkerDied, OSError):
+        self._jobs: queue.Queue = queue.Queue()
+        self._started = [threading.Event() for _ in self.workers]
+        self._failures: list[str] = []
+        self._threads = [threading.Thread(target=self._serve, args=(worker, started), daemon=True,
+                                          name=f"kateval-sandbox-{index}")
+                         for index, (worker, started) in enumerate(zip(self.workers, self._started))]
+        for thread in self._threads:
+            thread.start()
+        for started in self._started:
+            started.wait()
+        if self._failures:
             self.close()
-            raise
+            raise WorkerDied(self._failures[0])
+        self.server_python = self.workers[0].runner.python
 
     def limits_for(self, job: ExecJob) -> ExecLimits:
         """A job's own limits when the adapter set them, else the executor's (the CLI's) limits."""
         return self.limits if job.limits == ExecLimits() else job.limits
 
     def run(self, jobs: Sequence[ExecJob]) -> list[ExecResult]:
-        results: list[ExecResult | None] = [None] * len(jobs)
-        todo: queue.Queue = queue.Queue()
-        for index in range(len(jobs)):
-            todo.put(index)
-        with self._lock:
-            threads = [threading.Thread(target=self._drain, args=(worker, jobs, todo, results), daemon=True)
-                       for worker in self.workers]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-        return results
+        batch = Batch(len(jobs))
+        for index, job in enumerate(jobs):
+            self._jobs.put((batch, index, job))
+        return batch.wait()
 
-    def _drain(self, worker: Worker, jobs, todo: queue.Queue, results: list) -> None:
-        while True:
-            try:
-                index = todo.get_nowait()
-            except queue.Empty:
-                return
-            try:
-                results[index] = self._run_one(worker, jobs[index])
-            except Exception as exc:  # noqa: BLE001 - one job's surprise must not leave a hole in the results
-                worker.stop()
-                results[index] = ExecResult("sandbox_error", (), f"{type(exc).__name__}: {exc}")
+    def _serve(self, worker: Worker, started: threading.Event) -> None:
+        """The worker's own thread: starts its servers, runs jobs, restarts the servers when they die."""
+        try:
+            worker.start()
+        except (WorkerDied, OSError) as exc:
+            self._failures.append(str(exc))
+            started.set()
+            return
+        started.set()
+        try:
+            while True:
+                item = self._jobs.get()
+                if item is None:
+                    return
+                batch, index, job = item
+                try:
+                    result = self._run_one(worker, job)
+                except BaseException as exc:  # noqa: BLE001 - a batch must never wait for a result that cannot come
+                    result = ExecResult("sandbox_error", (), f"{type(exc).__name__}: {exc}"[:500])
+                batch.put(index, result)
+        finally:
+            worker.close()
 
     def _run_one(self, worker: Worker, job: ExecJob) -> ExecResult:
-        limits = self.limits_for(job)
-        job_id, secret = next(self._job_ids), secrets.token_hex(16)
-        started = time.monotonic()
-        try:
-            payload = _payload(job, limits, job_id, secret)
-        except (pickle.PicklingError, TypeError, AttributeError) as exc:
-            return ExecResult("sandbox_error", (), f"tests cannot be sent to the sandbox: {exc}")
-        max_reply = (len(job.tests) + 2) * (4 * limits.output_bytes + 65536)
-        if worker.proc is None:
+        """The job's result; a worker that dies under it (or breaks the protocol) is replaced and the job tried
+        once more; a second death makes it a sandbox_error, and the next job gets a fresh worker."""
+        started, deaths = time.monotonic(), []
+        for _attempt in range(2):
             try:
-                worker.start()
-                worker.wait_ready()
-            except (WorkerDied, OSError) as exc:
-                return ExecResult("sandbox_error", (), str(exc))
-        try:
-            reply = worker.execute(payload, WALL_FACTOR * limits.timeout_total_s + GRACE_S, max_reply)
-            return _result(job, reply, job_id, time.monotonic() - started)
-        except (WorkerDied, ValueError) as exc:
-            # The program killed or wedged its fork server (or the reply was garbage): this job fails alone.
-            worker.stop()
-            return ExecResult("runtime_error", (), f"sandbox worker lost during the job: {exc}",
-                              round(time.monotonic() - started, 4))
+                if not worker.running:
+                    worker.start()
+                return worker.execute(job, self.limits_for(job))
+            except protocol.Unencodable as exc:
+                return ExecResult("sandbox_error", (), f"the tests cannot be sent to the sandbox: {exc}")
+            except Exception as exc:  # noqa: BLE001 - died, stopped answering, broke the protocol: replace it
+                err = worker.stop()
+                deaths.append(f"{type(exc).__name__}: {exc}" + (f" ({err[-300:]})" if err else ""))
+        return ExecResult("sandbox_error", (), "sandbox worker died running this program, twice: "
+                          + " / ".join(deaths)[:1000], round(time.monotonic() - started, 4))
 
     def describe(self) -> dict[str, Any]:
         return {**self.isolation.describe(), "workers": len(self.workers), "server_python": self.server_python,
                 "limits": asdict(self.limits), "notes": list(self.isolation.notes),
-                "time_limits": f"CPU seconds used by the program, per test and per job; wall clock capped at "
-                               f"{WALL_FACTOR}x those",
+                "time_limits": f"CPU seconds used by all the program's processes, per test and per job; wall "
+                               f"clock capped at {WALL_FACTOR}x those + {WALL_SLACK_S:g} s, counted from the "
+                               "start of the job (and of each test), never extended",
                 "output_cap": "stdout per test and each returned value, output_bytes each",
                 "job_limits": "a job's own limits when it sets any, else these"}
 
     def close(self) -> None:
-        for worker in self.workers:
-            worker.close()
+        for _ in self._threads:
+            self._jobs.put(None)
+        for thread in self._threads:
+            thread.join()

@@ -1,14 +1,20 @@
 """The shape every code task shares: take the program from the answer segment, build one execution job per
 sample, hand a whole batch to the executor at once (its workers run in parallel), then judge each result in
-the trusted parent. Adapters say how a program is assembled, what job tests it, and how outcomes are judged."""
+the trusted parent. Adapters say how a program is assembled, what job tests it, and how outcomes are judged.
+
+Time limits are calibrated per problem from the data's reference solution (kateval.tasks.reference): a program
+gets a multiple of the CPU time the reference takes on the same tests, so a looping program costs little and a
+reference-speed right one is never cut off. Tasks without references use the executor's (the user's) limits."""
 from __future__ import annotations
 
 from abc import abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 from kateval.codegrade import extract_code
 from kateval.parse import TAG_RE
 from kateval.tasks.base import TaskAdapter
+from kateval.tasks.reference import Calibration, ReferenceCache, caching_allowed, source_key
 from kateval.types import (
     Completion,
     ExecJob,
@@ -37,14 +43,43 @@ def raw_answer(parsed: ParsedOutput, completion: Completion) -> str:
     return TAG_RE.sub("", "".join(pieces)) if pieces else parsed.answer
 
 
+def _reference_run(cached: Any) -> ReferenceRun | None:
+    if type(cached) is not dict or type(cached.get("cpu_s")) is not list:
+        return None
+    expected = cached.get("expected")
+    return ReferenceRun(tuple(float(x) for x in cached["cpu_s"]), float(cached.get("total_cpu_s") or 0.0),
+                        None if expected is None else tuple(expected))
+
+
 def executor_limits(executor: Executor) -> ExecLimits:
     """The limits the executor applies to jobs that set none (the user's), read from its description."""
     described = executor.describe().get("limits") or {}
     return ExecLimits(**{k: v for k, v in described.items() if k in ExecLimits.__dataclass_fields__})
 
 
+# Generous limits for running a reference solution once (its own time is what is being measured).
+REFERENCE_LIMITS = ExecLimits(timeout_per_test_s=120.0, timeout_total_s=1200.0, memory_mb=8192,
+                              output_bytes=256 << 20)
+CALIBRATION = Calibration()
+
+
+@dataclass(frozen=True)
+class ReferenceRun:
+    """What the reference solution did on a problem's tests."""
+    cpu_s: tuple[float, ...]       # per test
+    total_cpu_s: float
+    expected: tuple[Any, ...] | None = None   # its return values, where the task compares against them
+
+
 class CodeAdapter(TaskAdapter):
     needs_executor = True
+    calibration = CALIBRATION
+
+    def __init__(self, card):
+        super().__init__(card)
+        self._references: dict[str, ReferenceRun | None] = {}   # problem id -> its reference run (None: failed)
+        self._user_limits = ExecLimits()
+        self.applied_limits: dict[str, tuple[float, float]] = {}  # problem id -> (per test, per job) CPU s
 
     # -- what each task says
     def program(self, problem: Problem, code: str, fenced: bool) -> str:
@@ -76,15 +111,88 @@ class CodeAdapter(TaskAdapter):
                     executor: Executor | None) -> list[Grade]:
         if executor is None:
             raise KatevalError(f"task {self.card.name} runs code and needs an executor")
-        self.prepare([problem for problem, _, _ in items], executor)
         plans = [self.plan(problem, parsed, completion) for problem, parsed, completion in items]
-        jobs = [plan.job for plan in plans if plan.grade is None]
+        self.prepare([problem for plan, (problem, _, _) in zip(plans, items) if plan.grade is None], executor)
+        jobs = [self.limited(problem, plan.job) for plan, (problem, _, _) in zip(plans, items) if plan.grade is None]
         results = iter(executor.run(jobs) if jobs else [])
         return [plan.grade or self.judge(problem, plan.program, next(results))
                 for plan, (problem, _, _) in zip(plans, items)]
 
+    # -- reference runs and the time limits they calibrate
     def prepare(self, problems: list[Problem], executor: Executor) -> None:
-        """Work a batch needs before its programs run (e.g. expected outputs from the reference solution)."""
+        """Run the reference solution of every problem of the batch not seen yet (or read it from the cache)."""
+        self._user_limits = executor_limits(executor)
+        todo = {p.problem_id: p for p in problems
+                if p.problem_id not in self._references and self.reference_program(p) is not None}
+        if not todo or not self.uses_references():
+            return
+        cache = ReferenceCache(self.reference_kind(), caching_allowed(executor))
+        interpreter = executor.describe().get("server_python")
+        keys = {pid: source_key(self.reference_source(problem), interpreter) for pid, problem in todo.items()}
+        missing = []
+        for pid, problem in todo.items():
+            cached = cache.get(keys[pid])
+            if cached is not None and (run := _reference_run(cached)) is not None:
+                self._references[pid] = run
+            else:
+                missing.append(problem)
+        for problem, run in zip(missing, self.run_references(missing, executor) if missing else []):
+            self._references[problem.problem_id] = run
+            if run is not None:
+                cache.put(keys[problem.problem_id], {"cpu_s": list(run.cpu_s), "total_cpu_s": run.total_cpu_s,
+                                                     "expected": None if run.expected is None else list(run.expected)})
+
+    def uses_references(self) -> bool:
+        return self._user_limits.calibrate or self.reference_kind() == "evalplus"
+
+    def reference_kind(self) -> str:
+        """The cache folder of this task's reference runs."""
+        return "calibration"
+
+    def reference_source(self, problem: Problem) -> Any:
+        """Everything a reference run depends on (its cache key)."""
+        job = self.job(problem, self.reference_program(problem) or "")
+        return [job.kind, job.code, [repr(t) for t in job.tests], job.entry_point, job.trusted_code, job.names]
+
+    def run_references(self, problems: list[Problem], executor: Executor) -> list[ReferenceRun | None]:
+        """The reference solutions graded as a program would be; their CPU times (None where one failed)."""
+        jobs, runs = [], []
+        for problem in problems:
+            program = self.reference_program(problem)
+            jobs.append(None if program is None else replace(self.job(problem, program), limits=REFERENCE_LIMITS))
+        results = iter(executor.run([job for job in jobs if job is not None]))
+        for problem, job in zip(problems, jobs):
+            result = None if job is None else next(results)
+            if result is None or not self.judge(problem, job.code, result).correct:
+                runs.append(None)
+            elif job.kind == "check":   # the judge tells tests apart; the program's CPU is one sum
+                runs.append(ReferenceRun((result.cpu_s,), result.cpu_s))
+            else:
+                runs.append(ReferenceRun(tuple(t.cpu_s for t in result.tests), result.cpu_s))
+        return runs
+
+    def reference(self, problem: Problem) -> ReferenceRun | None:
+        return self._references.get(problem.problem_id)
+
+    def base_limits(self, problem: Problem) -> ExecLimits:
+        """The limits a problem's programs get before calibration: the user's (an adapter may widen some)."""
+        return self._user_limits
+
+    def limited(self, problem: Problem, job: ExecJob) -> ExecJob:
+        """The job with its problem's limits: calibrated from the reference run when there is one."""
+        if job.limits != ExecLimits():
+            return job
+        limits, run = self.base_limits(problem), self.reference(problem)
+        if run is not None and self._user_limits.calibrate:
+            limits = self.calibration.limits(limits, run.cpu_s, run.total_cpu_s)
+            self.applied_limits[problem.problem_id] = (limits.timeout_per_test_s, limits.timeout_total_s)
+        return replace(job, limits=limits)
+
+    def time_limits(self) -> dict[str, Any]:
+        """What run.json records: how limits were chosen and the ones each graded problem got."""
+        if not self._user_limits.calibrate:
+            return {"mode": "fixed"}
+        return {**self.calibration.describe(), "problems": dict(sorted(self.applied_limits.items()))}
 
     def plan(self, problem: Problem, parsed: ParsedOutput, completion: Completion) -> Plan:
         extracted = extract_code(raw_answer(parsed, completion))

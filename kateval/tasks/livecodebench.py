@@ -180,9 +180,14 @@ class LiveCodeBenchAdapter(CodeAdapter):
 
     @staticmethod
     def _matches(fields: dict[str, Any], value: Any, expected: str) -> bool:
-        if fields["functional"]:
-            return value_matches(value, json.loads(expected))
-        return isinstance(value, str) and lines_match(value, expected)
+        """A comparison that raises (a signalling NaN among Decimals, an array's truth value) is a mismatch, as
+        the official grader's crashed comparison is a failed test."""
+        try:
+            if fields["functional"]:
+                return bool(value_matches(value, json.loads(expected)))
+            return isinstance(value, str) and lines_match(value, expected)
+        except Exception:  # noqa: BLE001 - see above
+            return False
 
 
 def official_outputs_to_rows(path: Path, task: str = "livecodebench") -> list[dict[str, Any]]:

@@ -1,6 +1,11 @@
-"""MBPP (Austin et al. 2021), full file and sanitized subset: the program runs with the data's setup code,
-then each assert of `test_list`; `challenge_test_list` (11 problems of the full file) is reported apart.
-Runs evaluate the test split (task ids 11-510); `kateval score` and `kateval gold` see every problem."""
+"""MBPP (Austin et al. 2021), full file and sanitized subset: each assert of `test_list` is a test;
+`challenge_test_list` (11 problems of the full file) is reported apart. Runs evaluate the test split (task ids
+11-510); `kateval score` and `kateval gold` see every problem.
+
+No assert runs beside the program. Plain `assert f(literals) == literal` lines (most problems) become a call job
+whose returned values are compared here; every other kind (math.isclose, set(...) ==, truth tests, asserts with a
+message, setup code that builds objects of the program's classes) runs with its setup code in the sandbox's
+judge, where the program's functions and classes are handles that pass plain data both ways."""
 from __future__ import annotations
 
 import ast
@@ -69,24 +74,56 @@ def literal_calls(tests: list[str], entry: str | None) -> list[tuple[tuple, Any]
 
 def compared(result: ExecResult, calls: list[tuple[tuple, Any]]) -> ExecResult:
     """A call job's result in the shape of an assert job's: a returned value unequal to the expected one is a
-    failed assert. `==` here is Python's, as in the original asserts, on plain data the program cannot control."""
-    tests = tuple(
-        TestOutcome("error", outcome.value, f"AssertionError: returned {short(outcome.value)}")
-        if outcome.status == "ok" and outcome.value != expected else outcome
-        for outcome, (_, expected) in zip(result.tests, calls))
-    return replace(result, tests=tests)
+    failed assert. `==` here is Python's, as in the original asserts, on plain data the program cannot control;
+    a comparison that raises (a numpy array's truth value) fails the assert, as it would there."""
+    return replace(result, tests=tuple(_asserted(outcome, expected)
+                                       for outcome, (_, expected) in zip(result.tests, calls)))
 
 
-# These return an re.Match that the asserts only test for truth; the sandbox sends a named entry point's values
-# back as plain data, which a Match is not, so they run unnamed (the same three evalplus special-cases).
+def _asserted(outcome: TestOutcome, expected: Any) -> TestOutcome:
+    if outcome.status != "ok":
+        return outcome
+    try:
+        equal = bool(outcome.value == expected)
+    except Exception as exc:  # noqa: BLE001 - the assert itself would have raised
+        return TestOutcome("error", None, f"{type(exc).__name__}: {short(str(exc))}")
+    return outcome if equal else TestOutcome("error", None, f"AssertionError: returned {short(outcome.value)}")
+
+
+def test_context(code: str, setup: str, tests: list[str], entry: str | None) -> tuple[str, tuple[str, ...]]:
+    """What the asserts and setup use from the reference program: the imports among them (run in the judge: the
+    same modules, the data's own copy) and the other names it defines (classes the setup builds, helpers),
+    which become handles into the program."""
+    try:
+        program = ast.parse(code)
+        used = [ast.parse(text.strip()) for text in [setup, *tests]]
+    except SyntaxError:
+        return setup, ()
+    imports, defined = {}, set()
+    for node in program.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            defined.add(node.name)
+        elif isinstance(node, ast.Assign):
+            defined.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                single = type(node)(**{**{f: getattr(node, f) for f in node._fields}, "names": [alias]})
+                imports[(alias.asname or alias.name).split(".")[0]] = ast.unparse(single)
+    bound = {n.id for tree in used for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    free = {n.id for tree in used for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    free -= bound
+    needed_imports = "\n".join(imports[name] for name in sorted(free & imports.keys()))
+    return (needed_imports + "\n" + setup).strip("\n"), tuple(sorted((free & defined) - {entry}))
+
+
+# The three MBPP+ problems whose reference returns an re.Match (evalplus compares only whether it is None).
 RETURNS_MATCH = ("check_str", "text_match_three", "text_starta_endb")
 
 
 class MbppAdapter(CodeAdapter):
     def to_problem(self, row: dict[str, Any]) -> Problem:
         fields = normalize_row(row)
-        entry = tested_function(fields["code"], fields["tests"])
-        fields["entry_point"] = None if entry in RETURNS_MATCH else entry
+        fields["entry_point"] = tested_function(fields["code"], fields["tests"])
         fields["calls"] = literal_calls(fields["tests"] + fields["challenge_tests"], fields["entry_point"])
         return Problem(task=self.card.name, problem_id=str(fields["task_id"]), fields=fields)
 
@@ -105,13 +142,13 @@ class MbppAdapter(CodeAdapter):
         return problem.fields["code"]
 
     def job(self, problem: Problem, program: str) -> ExecJob:
-        setup = problem.fields["setup"]   # after the program: it may build objects of the program's classes
-        code = f"{program}\n{setup}" if setup else program
-        calls = problem.fields["calls"]
-        if calls is not None:
-            return ExecJob("call", code, tuple(args for args, _ in calls), entry_point=problem.fields["entry_point"])
-        return ExecJob("script", code, tuple(problem.fields["tests"] + problem.fields["challenge_tests"]),
-                       entry_point=problem.fields["entry_point"])
+        fields = problem.fields
+        if fields["calls"] is not None:
+            return ExecJob("call", program, tuple(args for args, _ in fields["calls"]), entry_point=fields["entry_point"])
+        tests = fields["tests"] + fields["challenge_tests"]
+        trusted_code, names = test_context(fields["code"], fields["setup"], tests, fields["entry_point"])
+        return ExecJob("check", program, tuple(test.strip() for test in tests), entry_point=fields["entry_point"],
+                       trusted_code=trusted_code, names=names)
 
     def judge(self, problem: Problem, program: str, result: ExecResult) -> Grade:
         if problem.fields["calls"] is not None:

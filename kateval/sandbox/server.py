@@ -1,0 +1,645 @@
+"""The sandbox server: one per worker and side, started by the trusted parent inside bubblewrap, where it is pid 1
+of the sandbox's pid namespace. Standard library only (the parent hands the sources over an inherited fd).
+
+Two roles, one program:
+  runner  runs programs (the model's). Each job runs in a freshly forked process that enters new mount, IPC and
+          UTS namespaces with a size-capped /tmp of its own, drops every capability and runs under the seccomp
+          filter before the program's first line (harness.enter_job). When the job ends, every process in the
+          sandbox but the server is killed, so its namespaces, /tmp, IPC objects and mounts go with it: the next
+          job starts from the state the first one did.
+  judge   runs only the data's code, never a program: reference solutions (their outputs become expected
+          values) and test code (judge.py), which reaches the program through a socket to the runner.
+
+TRUSTED / UNTRUSTED: the server is trusted and runs no program code. A job's processes cannot signal it (the
+kernel drops signals sent to a namespace's pid 1 from inside), trace it or read its memory (it is not dumpable;
+the filter refuses ptrace), and share nothing with it but pipes, which it reads without blocking into buffers of
+bounded size. It enforces the limits: CPU time summed over every process of the job (live ones read from /proc,
+finished ones from their rusage), a wall-clock deadline fixed when the job starts, resident memory of all the
+job's processes plus what its /tmp holds, and output caps. It answers the parent with a stream of frames: one per
+test and one at the end; a program's answer is passed on as raw bytes for the parent to decode.
+"""
+import gc
+import json
+import os
+import select
+import signal
+import socket
+import sys
+import time
+
+from kateval.sandbox import harness, judge, protocol
+
+SCAN_S = 0.02            # once a job has run this long, its processes are listed and measured this often
+ERR_TAIL = 4096
+FLUSH_BYTES = 1 << 20    # events and answers queued for the parent are sent once they reach this size
+MAX_JOB_BYTES = 1 << 31
+SETUP_FAILED = 125       # exit status of a child whose isolation could not be set up (not the program's fault)
+KILL_GIVE_UP_S = 10
+CPU_READING_S = 0.005    # how old a reading of the job's CPU time may be while it is watched
+CLOCK_TICKS, PAGE_BYTES = os.sysconf("SC_CLK_TCK"), os.sysconf("SC_PAGE_SIZE")
+PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 4, 36
+PRELOAD = {"runner": ("array", "bisect", "collections", "copy", "datetime", "decimal", "fractions", "functools",
+                      "heapq", "itertools", "json", "math", "operator", "random", "re", "statistics", "string",
+                      "typing", "threading"),
+           "judge": ("collections", "copy", "functools", "itertools", "json", "math", "random", "re", "string")}
+
+
+class Limit(Exception):
+    """The job hit a limit: status is timeout, memory or output_limit."""
+
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status = status
+
+
+# ---------------------------------------------------------------- reading pipes without blocking
+class FrameReader:
+    """Frames from a pipe the program writes, assembled from non-blocking reads: a writer that announces a frame
+    and stalls cannot block the server, and one that announces too much is cut off before it is read."""
+
+    def __init__(self, fd, cap):
+        self.fd, self.cap = fd, cap
+        self.buffer, self.eof = bytearray(), False
+
+    def feed(self):
+        data = os.read(self.fd, 1 << 16)
+        if not data:
+            self.eof = True
+        self.buffer += data
+        self._check()
+
+    def _check(self):
+        if len(self.buffer) >= protocol.HEADER.size:
+            size = protocol.HEADER.unpack_from(self.buffer)[0]
+            if size > self.cap:
+                raise Limit("output_limit", f"the program sent a value of {size} bytes, over {self.cap}")
+
+    def pop(self):
+        if len(self.buffer) < protocol.HEADER.size:
+            return None
+        size = protocol.HEADER.unpack_from(self.buffer)[0]
+        end = protocol.HEADER.size + size
+        if len(self.buffer) < end:
+            return None
+        frame = bytes(self.buffer[protocol.HEADER.size:end])
+        del self.buffer[:end]
+        self._check()
+        return frame
+
+
+class Output:
+    """A job's stdout (kept up to the cap, or only counted) and the tail of its stderr."""
+
+    def __init__(self, out_fd, err_fd, cap, keep):
+        self.out_fd, self.err_fd, self.cap, self.keep = out_fd, err_fd, cap, keep
+        self.stdout, self.size, self.err_tail = bytearray(), 0, b""
+        self.open = {fd for fd in (out_fd, err_fd) if fd is not None}
+
+    def feed(self, fd):
+        data = os.read(fd, 1 << 16)
+        if not data:
+            self.open.discard(fd)
+        elif fd == self.err_fd:
+            self.err_tail = (self.err_tail + data)[-ERR_TAIL:]
+        else:
+            self.size += len(data)
+            if self.keep:
+                self.stdout += data[: max(0, self.cap - len(self.stdout))]
+            if self.size > self.cap:
+                raise Limit("output_limit", f"output over {self.cap} bytes")
+
+    def drain(self):
+        for fd in list(self.open):
+            while fd in self.open and select.select([fd], [], [], 0)[0]:
+                self.feed(fd)
+
+
+# ---------------------------------------------------------------- a job's processes
+def proc_stat(pid):
+    """(CPU seconds incl. reaped children, session id), or None when the process is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            fields = handle.read().rsplit(b")", 1)[1].split()
+        return sum(int(value) for value in fields[11:15]) / CLOCK_TICKS, int(fields[3])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def resident_bytes(pid):
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as handle:
+            return int(handle.read().split()[1]) * PAGE_BYTES
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+class Tracker:
+    """CPU time and memory of every process of a job. Inside the sandbox's pid namespace every process but the
+    server belongs to the job; at the weak levels, those of the job's session."""
+
+    def __init__(self, config, root):
+        self.config, self.root = config, root
+        self.root_status, self.reaped, self.others, self.memory = None, 0.0, 0.0, 0
+        self.next_scan = time.monotonic() + SCAN_S
+        self.pidfd = None
+        self.own, self.read_at = 0.0, -1.0   # the root's CPU at the last reading
+
+    def members(self):
+        me = os.getpid()
+        pids = [int(name) for name in os.listdir("/proc") if name.isdigit() and int(name) not in (1, me)]
+        if self.config["pidns"]:
+            return pids
+        return [pid for pid in pids if (proc_stat(pid) or (0, None))[1] == self.root]
+
+    def cpu(self, max_age=0.0):
+        """CPU seconds of the whole job so far; a reading at most `max_age` seconds old may be reused (CPU time
+        cannot grow faster than the wall clock times the cores, and the limits leave margin for that)."""
+        now = time.monotonic()
+        if self.root_status is None and now - self.read_at > max_age:
+            self.own, self.read_at = (proc_stat(self.root) or (self.own, 0))[0], now
+        return (0.0 if self.root_status is not None else self.own) + self.others + self.reaped
+
+    def reap(self):
+        while True:
+            try:
+                pid, status, usage = os.wait4(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            self.reaped += usage.ru_utime + usage.ru_stime
+            if pid == self.root:
+                self.root_status = status
+
+    def scan(self):
+        """Reap what ended, then measure every live process: CPU of the others, memory of all, /tmp in use."""
+        self.reap()
+        members = self.members()
+        self.others = sum((proc_stat(pid) or (0.0, 0))[0] for pid in members if pid != self.root)
+        self.memory = sum(resident_bytes(pid) for pid in members) + self._scratch_bytes(members)
+        self.next_scan = time.monotonic() + SCAN_S
+
+    def _scratch_bytes(self, members):
+        if not self.config["namespaces"]:
+            return 0
+        for pid in members:
+            try:
+                stats = os.statvfs(f"/proc/{pid}/root/tmp")
+            except OSError:
+                continue
+            return (stats.f_blocks - stats.f_bfree) * stats.f_frsize
+        return 0
+
+
+class Process:
+    """One forked child of a job: its pidfd, its output, the reader of its frames (answers or reports) and the
+    write end of its call pipe."""
+
+    def __init__(self, pid, output, reader=None, calls=None):
+        self.pid, self.output, self.reader, self.calls = pid, output, reader, calls
+        self.pidfd = os.pidfd_open(pid)
+
+    def close(self):
+        for fd in (self.pidfd, self.output.out_fd, self.output.err_fd, self.calls,
+                   None if self.reader is None else self.reader.fd):
+            if fd is not None:
+                os.close(fd)
+
+
+class Stopped(Exception):
+    """The parent ended the job (its judge is done)."""
+
+
+# ---------------------------------------------------------------- one job
+class Job:
+    def __init__(self, message, fds, control, config):
+        self.job, self.fds, self.control, self.config = message, fds, control, config
+        self.limits = message["limits"]
+        self.started = time.monotonic()
+        self.deadline = self.started + self.limits["wall_s"]    # fixed now: nothing the job does extends it
+        self.spent = 0.0          # CPU of this job's finished processes (stdio runs one per test)
+        self.tracker = None
+        self.processes = []       # closed when the job ends
+        self.events, self.raws, self.sizes, self.queued = [], [], [], 0
+        self.outbox, self.outbox_fd = bytearray(), None   # call frames not yet taken by the program
+
+    # -- talking to the parent
+    def emit(self, message, raw=None):
+        """Queue an event (and the raw answer or output that goes with it) for the parent; sent in bulk, at the
+        latest when the queue holds FLUSH_BYTES, so the server never holds more than that."""
+        self.events.append(message)
+        self.raws.append(b"" if raw is None else raw)
+        self.sizes.append(-1 if raw is None else len(raw))
+        self.queued += len(self.raws[-1]) + len(protocol.dumps(message))
+        if self.queued >= FLUSH_BYTES:
+            self.flush()
+
+    def flush(self):
+        if not self.events:
+            return
+        message = {"job": self.job["id"], "bulk": self.events, "sizes": self.sizes, "raw": True}
+        protocol.send_frame(self.control.fileno(), protocol.dumps(message))
+        protocol.send_frame(self.control.fileno(), b"".join(self.raws))
+        self.events, self.raws, self.sizes, self.queued = [], [], [], 0
+
+    def run(self):
+        end = {"end": True, "stopped": None, "error": None}
+        try:
+            kind, role = self.job["kind"], self.config["role"]
+            if kind == "stdio":
+                self.run_stdio()
+            elif kind == "call":
+                self.run_calls()
+            elif role == "judge":
+                self.run_judge()
+            else:
+                self.run_for_judge()
+        except Limit as limit:
+            end.update(stopped=limit.status, error=str(limit))
+        except Stopped:
+            pass
+        except Exception as exc:  # noqa: BLE001 - a server fault on one job is reported, and the server goes on
+            end.update(stopped="sandbox_error", error=f"{type(exc).__name__}: {exc}"[:500])
+        finally:
+            self.spent += self.kill_all()
+            for process in self.processes:
+                process.close()
+            for fd in self.fds:
+                os.close(fd)
+            if not self.config["namespaces"]:
+                wipe(self.config["scratch"])
+        end.update(job=self.job["id"], cpu_s=round(self.spent, 4), wall_s=round(time.monotonic() - self.started, 4))
+        self.flush()
+        protocol.send_frame(self.control.fileno(), protocol.dumps(end))
+
+    # -- processes
+    def start(self, mode, fd_map, stdin=b"", reader=None, calls=None):
+        """Fork the job's process with `fd_map` (target fd -> fd) in place; the server's copies of those fds are
+        closed here, except the job's own (self.fds). `reader` (fd, cap) are the frames the server reads."""
+        # A call job's prints are nobody's business: its stdout goes to /dev/null (a flood costs only its own
+        # time); a stdio test's stdout is its answer.
+        out_r, out_w = os.pipe() if mode == "main" else (None, os.dup(DEVNULL[0]))
+        err_r, err_w = os.pipe()
+        if stdin:
+            stdin_fd = os.memfd_create("stdin")
+            os.write(stdin_fd, stdin)
+            os.lseek(stdin_fd, 0, os.SEEK_SET)
+        else:
+            stdin_fd = os.dup(DEVNULL[0])
+        pid = os.fork()
+        if pid == 0:
+            self.child(mode, {0: stdin_fd, 1: out_w, 2: err_w, **fd_map})
+        for fd in {out_w, err_w, stdin_fd, *fd_map.values()} - set(self.fds):
+            os.close(fd)
+        self.tracker = Tracker(self.config, pid)
+        output = Output(out_r, err_r, self.limits["output_bytes"], keep=mode == "main")
+        process = Process(pid, output, None if reader is None else FrameReader(*reader), calls)
+        self.tracker.pidfd = process.pidfd
+        self.processes.append(process)
+        return process
+
+    def child(self, mode, fds):
+        status = SETUP_FAILED
+        try:
+            if self.config["role"] == "runner":
+                harness.enter_job(self.config, self.limits, fds)
+            else:
+                harness.enter_trusted(self.config, self.limits, fds)
+            status = 4
+            if mode == "serve":
+                harness.serve(self.job["code"], self.limits["output_bytes"])
+                status = 0
+            else:
+                status = harness.run_main(self.job["code"])
+            status = harness.flush_streams(status)
+        except BaseException as exc:  # noqa: BLE001 - the child must never return into the server's loop
+            if status == SETUP_FAILED:
+                try:
+                    os.write(2, f"sandbox setup failed: {type(exc).__name__}: {exc}\n".encode())
+                except OSError:
+                    pass
+        os._exit(status & 0xFF)
+
+    def wait(self, process, frame=False, test_start=None, test_wall_end=None):
+        """Pump the process's pipes until a frame arrives (when `frame`; returned), the process ends (None), a
+        limit is hit (Limit) or the parent says stop (Stopped)."""
+        tracker = self.tracker
+        wall_end = self.deadline if test_wall_end is None else min(test_wall_end, self.deadline)
+        while True:
+            if frame:
+                ready = process.reader.pop()
+                if ready is not None or process.reader.eof:
+                    return ready
+            if tracker.root_status is not None:
+                process.output.drain()
+                if not frame:
+                    return None
+                while not process.reader.eof and select.select([process.reader.fd], [], [], 0)[0]:
+                    process.reader.feed()
+                process.reader.eof = True
+                continue
+            now = time.monotonic()
+            if now >= tracker.next_scan:
+                tracker.scan()
+                if tracker.memory > self.limits["memory_cap"]:
+                    raise Limit("memory", f"the job's processes held over {self.limits['memory_cap'] >> 20} MB "
+                                          "together (resident memory and /tmp)")
+            left = self.allowance(tracker.cpu(CPU_READING_S), test_start, wall_end, now)
+            if left <= 0 and self.allowance(tracker.cpu(), test_start, wall_end, now) <= 0:
+                raise Limit("timeout", self.timeout_message())
+            watched = [*process.output.open, process.pidfd, self.control.fileno()]
+            if frame:
+                watched.append(process.reader.fd)
+            writing = [self.outbox_fd] if self.outbox else []
+            timeout = max(0.0005, min(left, tracker.next_scan - now))
+            readable, writable, _ = select.select(watched, writing, [], timeout)
+            if writable:
+                self.write_calls()
+            for fd in readable:
+                if fd == process.pidfd:
+                    tracker.reap()
+                elif fd == self.control.fileno():
+                    self.read_control()
+                elif frame and fd == process.reader.fd:
+                    process.reader.feed()
+                else:
+                    process.output.feed(fd)
+
+    def allowance(self, used, test_start, wall_end, now):
+        """Seconds the job may still run: the least of its CPU (per job, per test) and wall allowances."""
+        left = min(self.limits["cpu_s"] - self.spent - used, wall_end - now)
+        per_test = self.limits.get("per_test_s")
+        if per_test is not None and test_start is not None:
+            left = min(left, per_test - (used - test_start))
+        return left
+
+    def write_calls(self):
+        """Hand the program as much of its pending calls as its pipe takes, without blocking: a program that
+        never reads them cannot stall the server."""
+        try:
+            written = os.write(self.outbox_fd, self.outbox[: 1 << 16])
+        except BlockingIOError:
+            return
+        except OSError:   # the program closed its end: its answers will say so
+            self.outbox.clear()
+            return
+        del self.outbox[:written]
+
+    def timeout_message(self):
+        per_test = self.limits.get("per_test_s")
+        test = f"{per_test} CPU s per test, " if per_test is not None else ""
+        return f"time limit ({test}{self.limits['cpu_s']} CPU s per job, {self.limits['wall_s']} s wall)"
+
+    def read_control(self):
+        message, fds = protocol.recv_with_fds(self.control, 1 << 16)
+        for fd in fds:
+            os.close(fd)
+        if message is None:
+            raise SystemExit(0)   # the parent is gone
+        if protocol.loads(message).get("stop") == self.job["id"]:
+            raise Stopped()
+
+    def kill_all(self):
+        """Kill every process of the job and reap them all; returns the CPU they used (the reaped total). Each is
+        signalled by pid (kill(-1) would walk every process of the host); one forked meanwhile turns up in the
+        next listing. A job whose processes cannot all be killed ends the server: the parent then replaces the
+        whole sandbox, and nothing of the job is left."""
+        tracker = self.tracker
+        if tracker is None:
+            return 0.0
+        give_up = time.monotonic() + KILL_GIVE_UP_S
+        while True:
+            targets = tracker.members()
+            if not targets:
+                break
+            if time.monotonic() > give_up:
+                os._exit(SETUP_FAILED)
+            for pid in targets:
+                _signal(pid)
+            if tracker.root_status is None:
+                select.select([tracker.pidfd], [], [], 0.05)   # a killed process is gone within microseconds
+            else:
+                time.sleep(0.0002)
+            tracker.reap()
+        self.tracker = None
+        return tracker.reaped
+
+    def ended(self, process):
+        """How the job's process ended, once it has: (exit status, its stderr tail)."""
+        status = self.tracker.root_status
+        process.output.drain()
+        tail = process.output.err_tail.decode("utf-8", "replace").strip()
+        if status is not None and os.WIFEXITED(status) and os.WEXITSTATUS(status) == SETUP_FAILED:
+            raise RuntimeError(tail[-300:] or "sandbox setup failed")
+        if status is not None and os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGXCPU:
+            raise Limit("timeout", self.timeout_message())
+        return status, tail
+
+    def report_ended(self, process, where):
+        status, tail = self.ended(process)
+        self.emit({"ended": where, "error": f"process ended ({exit_reason(status)})", "stderr": tail[-1000:]})
+
+    # -- the job kinds
+    def run_calls(self):
+        """A call job: load the program (or reference solution), then call its entry point with each test's
+        arguments; each answer goes to the parent as it comes."""
+        calls_r, calls_w = os.pipe()
+        reply_r, reply_w = os.pipe()
+        process = self.start("serve", {harness.CALL_FD: calls_r, harness.REPLY_FD: reply_w},
+                             reader=(reply_r, self.limits["output_bytes"] + 1), calls=calls_w)
+        os.set_blocking(calls_w, False)
+        self.outbox_fd = calls_w
+        load = self.wait(process, frame=True)
+        if load is None:
+            return self.report_ended(process, "load")
+        self.emit({"load": True}, raw=load)
+        # Every call in one frame: the program answers them in turn, and each answer starts the next test's
+        # CPU and wall allowances (no round trip per test).
+        request = {"op": "calls", "target": {"path": self.job["entry_point"]}, "args": self.job["tests"]}
+        self.outbox += protocol.HEADER.pack(0)
+        body = protocol.dumps(request)
+        self.outbox[-protocol.HEADER.size:] = protocol.HEADER.pack(len(body))
+        self.outbox += body
+        test_start = self.tracker.cpu()
+        for index in range(len(self.job["tests"])):
+            test_wall_end = time.monotonic() + self.limits["test_wall_s"]
+            try:
+                answer = self.wait(process, frame=True, test_start=test_start, test_wall_end=test_wall_end)
+            except Limit as limit:
+                self.emit({"test": index, "status": limit.status, "error": str(limit)})
+                raise
+            if answer is None:
+                return self.report_ended(process, index)
+            test_end = self.tracker.cpu()
+            self.emit({"test": index, "status": "ok", "cpu_s": round(test_end - test_start, 4)}, raw=answer)
+            test_start = test_end
+            if self.job["stop_on_failure"] and not answer.startswith(b"v"):
+                return None
+        return None
+
+    def run_stdio(self):
+        """One fresh process (and fresh namespaces) per test: the program as __main__ with the test on stdin."""
+        for index, stdin in enumerate(self.job["tests"]):
+            process = self.start("main", {}, stdin=stdin.encode("utf-8", "surrogatepass"))
+            test_wall_end = time.monotonic() + self.limits["test_wall_s"]
+            try:
+                self.wait(process, test_start=0.0, test_wall_end=test_wall_end)
+                status, tail = self.ended(process)
+            except Limit as limit:
+                self.emit({"test": index, "status": limit.status, "error": str(limit)},
+                          raw=bytes(process.output.stdout))
+                raise
+            used = self.kill_all()
+            self.spent += used
+            outcome = stdio_outcome(status, tail)
+            outcome.update(test=index, cpu_s=round(used, 4))
+            self.emit(outcome, raw=bytes(process.output.stdout))
+            if self.job["stop_on_failure"] and outcome["status"] != "ok":
+                return
+
+    def run_for_judge(self):
+        """The program side of a check job: the judge talks to the program over the socket the parent handed
+        both; the server only watches the program until the parent says the judge is done."""
+        channel = self.fds[0]
+        process = self.start("serve", {harness.CALL_FD: channel, harness.REPLY_FD: channel})
+        self.wait(process)
+        self.report_ended(process, "run")
+
+    def run_judge(self):
+        """The test side of a check job, run here in the judge server itself: it runs only the data's code, and
+        a fork per job would cost more than the whole check. judge.judge puts back what a check may change."""
+        def report(message):
+            self.emit({"report": True}, raw=protocol.dumps(message))
+        try:
+            judge.judge(self.job, self.fds[0], report, self.deadline - time.monotonic())
+        except judge.JudgeTimeout:
+            raise RuntimeError("the data's test code ran past the judge's deadline") from None
+        except MemoryError:
+            raise RuntimeError("the data's test code ran out of memory") from None
+
+
+def _signal(pid):
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def exit_reason(status):
+    if status is None:
+        return "stopped"
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        try:
+            return f"killed by signal {signal.Signals(number).name}"
+        except ValueError:
+            return f"killed by signal {number}"
+    return f"exited with status {os.WEXITSTATUS(status)}"
+
+
+def stdio_outcome(status, stderr_tail):
+    if status is not None and os.WIFEXITED(status):
+        code = os.WEXITSTATUS(status)
+        if code == 0:
+            return {"status": "ok"}
+        if code == 3:
+            return {"status": "memory", "error": "MemoryError"}
+        lines = stderr_tail.splitlines()
+        return {"status": "error", "error": lines[-1][:500] if lines else exit_reason(status)}
+    return {"status": "error", "error": f"process ended ({exit_reason(status)})"}
+
+
+def wipe(scratch):
+    """Empty the scratch directory (the weak levels, which have no /tmp of the job's own). Iterative and relative
+    to directory fds, so neither depth nor path length can stop it; every directory made accessible first, so a
+    chmod cannot keep an entry; symbolic links are removed, never followed."""
+    try:
+        stack = [(os.open(scratch, os.O_RDONLY | os.O_DIRECTORY), set(), None)]
+    except OSError:
+        return
+    while stack:
+        fd, failed, _ = stack[-1]
+        subdir = _empty_but_one_directory(fd, failed)
+        if subdir is not None:
+            try:
+                os.chmod(subdir, 0o700, dir_fd=fd, follow_symlinks=False)
+                child = os.open(subdir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            except OSError:
+                failed.add(subdir)
+                continue
+            stack.append((child, set(), subdir))
+            continue
+        _, _, name = stack.pop()
+        os.close(fd)
+        if stack:
+            parent, parent_failed, _ = stack[-1]
+            try:
+                os.rmdir(name, dir_fd=parent)
+            except OSError:
+                parent_failed.add(name)
+
+
+def _empty_but_one_directory(fd, skip):
+    """Unlink every non-directory in the directory `fd`; return a subdirectory not in `skip`, if any is left."""
+    try:
+        os.fchmod(fd, 0o700)
+        entries = list(os.scandir(fd))
+    except OSError:
+        return None
+    found = None
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            if entry.name not in skip:
+                found = found or entry.name
+            continue
+        try:
+            os.unlink(entry.name, dir_fd=fd)
+        except OSError:
+            pass
+    return found
+
+
+# ---------------------------------------------------------------- startup and loop
+def harden(config):
+    """Not dumpable (no ptrace, no /proc/<pid>/mem), no SIGINT handler (a handled signal is the only kind a
+    namespace's pid 1 receives from inside), and a subreaper where it is not pid 1."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    libc = harness._libc()
+    libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    if os.getpid() != 1:
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def preload(role):
+    for name in PRELOAD[role]:
+        try:
+            __import__(name)
+        except ImportError:
+            pass
+    gc.freeze()   # shared with every forked child instead of being copied by its garbage collector
+
+
+DEVNULL = []
+
+
+def main(config):
+    control = socket.socket(fileno=config["control_fd"])
+    devnull = os.open(os.devnull, os.O_RDWR)
+    DEVNULL.append(devnull)
+    for fd in (0, 1):
+        os.dup2(devnull, fd)
+    harden(config)
+    preload(config["role"])
+    harness._libc()   # loaded once, before any fork
+    protocol.send_frame(control.fileno(), protocol.dumps({"ready": True, "python": sys.version.split()[0],
+                                                          "role": config["role"], "pid": os.getpid()}))
+    while True:
+        frame, fds = protocol.recv_with_fds(control, MAX_JOB_BYTES)
+        if frame is None:
+            return
+        message = json.loads(frame)
+        if "stop" in message:   # for a job that already ended
+            for fd in fds:
+                os.close(fd)
+            continue
+        Job(message, fds, control, config).run()

@@ -1,0 +1,98 @@
+"""Any sample is a record: odd values from a program or a model (lone surrogates, huge ints, sNaN, bytes that are
+not UTF-8, exceptions in a comparison) become that sample's status through `kateval score` and its resume; a
+run is never lost to one sample."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from code_fakes import InProcessExecutor, adapter_for, fenced
+
+from kateval.cli import main
+from kateval.grading import grade_completions
+from kateval.store import iter_records, record_line
+from kateval.tasks import LoadedTask
+from kateval.tasks.base import DataSource
+from kateval.types import STATUSES, Completion, Grade
+
+
+def fence(code: str) -> str:
+    return f"```python\n{code}\n```"
+
+
+ODD_SAMPLES = [
+    ("humaneval", "HumanEval/0", "lone surrogate in the text", fence("# \ud800\ndef has_close_elements(n, t):\n"
+                                                                     "    return False")),
+    ("humaneval", "HumanEval/0", "huge int", fence("def has_close_elements(n, t):\n    return 10 ** 5000")),
+    ("humaneval", "HumanEval/0", "surrogate in an exception", fence("def has_close_elements(n, t):\n"
+                                                                    "    raise ValueError('\\udcff')")),
+    ("humaneval", "HumanEval/0", "surrogate returned", fence("def has_close_elements(n, t):\n    return '\\ud800'")),
+    ("mbpp", "11", "surrogate returned to a plain assert", fence("def remove_Occ(s, ch):\n    return '\\udfff'")),
+    ("mbpp", "11", "huge int to a plain assert", fence("def remove_Occ(s, ch):\n    return -10 ** 9000")),
+    ("livecodebench", "abc301_a", "sNaN printed", fence("print('sNaN')")),
+    ("livecodebench", "abc301_a", "surrogates printed", fence("import sys\nsys.stdout.buffer.write(b'\\xff\\xfe')")),
+    ("livecodebench", "2777", "NaN returned", fence("class Solution:\n    def distinctDifferenceArray(self, nums):\n"
+                                                    "        return [float('nan')] * 5")),
+]
+
+
+@pytest.fixture()
+def odd_file(tmp_path):
+    path = tmp_path / "odd.jsonl"
+    lines = [json.dumps({"task": task, "problem_id": pid, "completion": text, "finish_reason": "stop"})
+             for task, pid, _, text in ODD_SAMPLES]
+    raw = b'{"task": "humaneval", "problem_id": "HumanEval/2", "completion": "\xff\xfe not utf-8"}'
+    path.write_bytes("\n".join(lines).encode("ascii") + b"\n" + raw + b"\n")
+    return path
+
+
+def test_odd_samples_are_graded_and_stored_and_the_run_resumes(odd_file, tmp_path, data_dir, monkeypatch):
+    monkeypatch.setenv("KATEVAL_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "run"
+    args = ["score", str(odd_file), "--out", str(out), "--data-dir", str(data_dir), "--no-progress", "--workers", "1"]
+    assert main(args) == 0
+    records = list(iter_records(out))
+    assert len(records) == len(ODD_SAMPLES) + 1
+    assert all(r["status"] in STATUSES and not r["correct"] for r in records), [r["status"] for r in records]
+    stored = {(r["task"], r["problem_id"], r["sample_index"]): r for r in records}
+    assert "\ud800" in stored[("humaneval", "HumanEval/0", 0)]["completion"]          # kept, never dropped
+    assert stored[("humaneval", "HumanEval/2", 0)]["completion"].startswith("\udcff\udcfe")
+    assert main(args) == 0                                                                 # the resume, too
+    assert len(list(iter_records(out))) == len(records)
+
+
+def test_a_sample_whose_grading_raises_is_graded_alone_and_fails_alone(tmp_path, monkeypatch):
+    monkeypatch.setenv("KATEVAL_CACHE_DIR", str(tmp_path / "cache"))
+    adapter = adapter_for("humaneval")
+    problem = adapter.to_problem({"task_id": "HumanEval/900", "entry_point": "add", "canonical_solution": "    return a + b\n",
+                                  "prompt": "def add(a, b):\n    \"\"\"a + b\"\"\"\n",
+                                  "test": "def check(candidate):\n    assert candidate(1, 2) == 3\n"})
+    task = LoadedTask(adapter.card, adapter, (problem,), (problem,), DataSource("local", "-", None, None))
+    judge = adapter.judge
+
+    def fragile(problem, program, result):
+        if "boom" in program:
+            raise RuntimeError("a comparison that raises")
+        return judge(problem, program, result)
+
+    monkeypatch.setattr(adapter, "judge", fragile)
+    texts = [fenced("def add(a, b):\n    return a + b"), fenced("def add(a, b):\n    return a + b  # boom"),
+             fenced("def add(a, b):\n    return a - b")]
+    completions = [Completion("humaneval", "HumanEval/900", i, text, None, "stop") for i, text in enumerate(texts)]
+    records = grade_completions(task, completions, None, InProcessExecutor())
+    assert [(r.correct, r.status) for r in records] == [(True, "passed"), (False, "sandbox_error"),
+                                                        (False, "wrong_answer")]
+    assert "a comparison that raises" in records[1].grade_details["error"]
+
+
+def test_records_store_any_string_and_read_it_back_exactly():
+    record = {"completion": "ok \ud800 \udfff \U0001f600", "grade_details": {"got": "\udcff"}}
+    line = record_line(record)
+    assert line.encode("utf-8") and json.loads(line) == record
+    assert record_line({"completion": "é"}) == '{"completion": "é"}\n'    # plain text stays readable UTF-8
+
+
+def test_odd_grade_details_do_not_break_a_record(tmp_path):
+    grade = Grade(False, "wrong_answer", "x", {"got": 10 ** 5000, "value": float("nan")})
+    stored = json.loads(record_line({"grade_details": grade.details}))["grade_details"]["got"]
+    assert int(stored.strip("<int >"), 16) == 10 ** 5000
