@@ -117,7 +117,7 @@ STRETCHERS = {
     '''),
     "closes_stdout_and_waits": "os.close(1)\nos.close(2)\ntime.sleep(90)",
     "select_on_nothing": "import select\nselect.select([], [], [], 90)",
-    "sleeps_in_each_call": "time.sleep(0.45)",   # per call, under the per-test cap; the calls add up
+    "sleeps_in_each_call": "time.sleep(1.4)",   # per call, under the per-test cap; the calls add up
 }
 
 
