@@ -196,9 +196,16 @@ INJECTS_NAMES_INTO_THE_JUDGE = code(r"""
               "math": _FAKE_MODULE, "sys": _FAKE_MODULE, "np": _Anything(), "abs": _ZERO, "round": _ZERO,
               "isclose": lambda *a, **k: True, "set": lambda *a: 0, "sorted": lambda *a, **k: 0, "METADATA": {}}
 
+    def _classes():
+        # gc.get_objects() misses what the server froze (gc.freeze); the modules' namespaces do not
+        seen = list(gc.get_objects())
+        for module in list(sys.modules.values()):
+            seen.extend(getattr(module, "__dict__", {}).values())
+        return [obj for obj in seen if isinstance(obj, type)]
+
     def _patch():
-        for obj in gc.get_objects():
-            if isinstance(obj, type) and callable(getattr(obj, "handle", None)) and hasattr(obj, "loop"):
+        for obj in _classes():
+            if callable(getattr(obj, "handle", None)) and hasattr(obj, "loop"):
                 original = obj.handle
                 def handle(self, request, _original=original):
                     answer = _original(self, request)
