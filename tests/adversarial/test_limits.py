@@ -203,6 +203,39 @@ HOLDERS = {
             except BlockingIOError:
                 return 0
     ''',
+    # queued, unread data in socket pairs is kernel memory: in no process's RSS and in no file
+    # queued, unread data in socket pairs is kernel memory: in no file, and the processes holding the sockets
+    # (tiny `sleep`s that inherited them) have almost no resident memory of their own
+    "unix_socket_buffers_in_sleepers": r'''
+        import os, socket, time
+        def hold(mb):
+            held = 0
+            for _ in range(40):
+                fds = []
+                try:
+                    for _ in range(100):
+                        left, right = socket.socketpair()
+                        left.setblocking(False)
+                        try:
+                            while held < (mb << 20):
+                                held += left.send(b"x" * 65536)
+                        except BlockingIOError:
+                            pass
+                        for sock in (left, right):
+                            fd = sock.detach()
+                            os.set_inheritable(fd, True)
+                            fds.append(fd)
+                except OSError:
+                    break
+                if os.fork() == 0:
+                    os.execv("/bin/sleep", ["sleep", "30"])
+                for fd in fds:
+                    os.close(fd)
+                if held >= (mb << 20):
+                    break
+            time.sleep(2)
+            return held >> 20
+    ''',
     "tmpfs_files": r'''
         import os
         def hold(mb):

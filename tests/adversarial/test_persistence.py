@@ -164,6 +164,26 @@ LEFTOVERS = {
             os._exit(0)
         time.sleep(0.3)
     '''),
+    # a process whose pid never stays the same (fork, parent exits, child goes on): a cleanup that lists pids and
+    # then kills them finds each one gone and misses its successor
+    "pid_hopping_forker": (r'''
+        import ctypes, os, time
+        libc = ctypes.CDLL(None, use_errno=True)
+        if os.fork() == 0:
+            os.setsid()
+            libc.prctl(15, {{MARK}}.encode()[:15])      # PR_SET_NAME: every hop carries the marker
+            end = time.monotonic() + 60
+            hops = 0
+            while time.monotonic() < end and hops < 100000:
+                try:
+                    if os.fork() != 0:
+                        os._exit(0)
+                except OSError:
+                    time.sleep(0.01)
+                hops += 1
+            os._exit(0)
+        time.sleep(0.3)
+    '''),
     "leftover_processes": (r'''
         import ctypes, os, signal, time
         libc = ctypes.CDLL(None, use_errno=True)
@@ -217,7 +237,7 @@ CARRIERS = {
 
 
 # a stdin/stdout job runs one process per test: the leftovers most likely to slip between those
-STDIO_LEFTOVERS = ("dir_chmod_000", "keyring_entries", "leftover_processes", "nested_3000_dirs", "scratch_filled",
+STDIO_LEFTOVERS = ("dir_chmod_000", "keyring_entries", "leftover_processes", "pid_hopping_forker", "nested_3000_dirs", "scratch_filled",
                    "scratch_root_chmod_000", "sysv_ipc_objects")
 
 
