@@ -17,6 +17,20 @@ LEFTOVERS = {
             os.chmod(os.path.join(top, "locked", "inner"), 0)
             os.chmod(os.path.join(top, "locked"), 0)
     '''),
+    "immutable_and_append_only_flags": (r'''
+        import fcntl, os, struct
+        FS_IOC_SETFLAGS, FS_IMMUTABLE_FL, FS_APPEND_FL = 0x40086602, 0x10, 0x20
+        os.makedirs("frozen/inner", exist_ok=True)
+        open("frozen/inner/kept.txt", "w").write("x")
+        for path, flags in (("frozen/inner/kept.txt", FS_IMMUTABLE_FL), ("frozen/inner", FS_APPEND_FL),
+                            ("frozen", FS_IMMUTABLE_FL), (".", FS_APPEND_FL)):
+            try:
+                fd = os.open(path, os.O_RDONLY)
+                fcntl.ioctl(fd, FS_IOC_SETFLAGS, struct.pack("i", flags))
+                os.close(fd)
+            except OSError:
+                pass
+    '''),
     "scratch_root_chmod_000": "import os\nopen('kept.txt', 'w').write('x')\nos.chmod('.', 0)\n"
                               "os.chmod('/tmp', 0) if os.path.isdir('/tmp') else None\n",
     "scratch_root_read_only": "import os\nos.chmod('.', 0o555)\nos.chmod('/tmp', 0o555) if os.path.isdir('/tmp') else None\n",
