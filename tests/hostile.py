@@ -55,8 +55,11 @@ def processes_of(uids: set[int]) -> list[str]:
     return found
 
 
+SERVER_PROCESSES = 5   # per worker: runner (bwrap, its first process, the server) and judge (bwrap, the server)
+
+
 def sandbox_processes(executor) -> list[str]:
-    """Host processes running as the workers' uids: per server bwrap and the server itself, nothing else."""
+    """Host processes running as the workers' uids: nothing but the servers, whatever the jobs started."""
     return processes_of({uid for worker in executor.workers for uid in worker.uids})
 
 

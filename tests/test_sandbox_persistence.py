@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from hostile import (
     LIMITS,
+    SERVER_PROCESSES,
     WRONG,
     call_job,
     check_job,
@@ -71,7 +72,7 @@ def test_nothing_a_job_leaves_reaches_the_next_job(executor, name):
     planted, probed = with_controls(executor, check_job(plant), call_job(PROBE, tests=((1,),)))
     assert not passed(planted)
     assert probed.tests[0].status == "ok" and probed.tests[0].value == [], (name, planted, probed)
-    assert len(sandbox_processes(executor)) <= 4, sandbox_processes(executor)
+    assert len(sandbox_processes(executor)) <= SERVER_PROCESSES, sandbox_processes(executor)
 
 
 REFUSED = ("import ctypes, ctypes.util, os, errno\nlibc = ctypes.CDLL(None, use_errno=True)\n"
@@ -147,9 +148,18 @@ def test_memory_in_tmp_and_in_children_counts(executor):
                     "    hog = b'y' * (50 << 20)\n    more = b'z' * (30 << 20)\n    time.sleep(30)\n")
     children = ("import os, time\ndef f(x):\n    for _ in range(6):\n        if os.fork() == 0:\n"
                 "            hog = b'x' * (40 << 20)\n            time.sleep(30)\n    time.sleep(30)\n")
-    in_tmp, in_children = with_controls(executor, check_job(tmp_and_heap, limits=limits),
-                                        check_job(children, limits=limits))
+    in_sockets = ("import os, socket, time\ndef f(x):\n    for _ in range(8):\n        held, socks = 0, []\n"
+                  "        while held < (24 << 20):\n            a, b = socket.socketpair()\n"
+                  "            a.setblocking(False)\n            try:\n                while True:\n"
+                  "                    held += a.send(b'x' * 65536)\n            except BlockingIOError:\n"
+                  "                pass\n            socks += [a, b]\n"
+                  "        if os.fork() == 0:\n            time.sleep(30)\n"
+                  "        for s in socks:\n            s.close()\n    time.sleep(30)\n")
+    in_tmp, in_children, buffered = with_controls(executor, check_job(tmp_and_heap, limits=limits),
+                                                  check_job(children, limits=limits),
+                                                  check_job(in_sockets, limits=limits))
     assert in_tmp.status == "memory" and in_children.status == "memory", (in_tmp, in_children)
+    assert buffered.status == "memory", buffered   # kernel buffers of unread sockets count too
     shm = ("import ctypes, mmap, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
            "def f(x):\n    return [libc.shmget(0, 1 << 30, 0o1600), libc.syscall(319, b'x', 0)]\n")   # memfd_create
     blocked, = with_controls(executor, call_job(shm, tests=((1,),)))

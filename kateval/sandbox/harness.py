@@ -15,6 +15,7 @@ import fcntl
 import json
 import os
 import resource
+import signal
 import sys
 import traceback
 import types
@@ -22,7 +23,7 @@ import types
 from kateval.sandbox import protocol
 
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
-MS_NOSUID, MS_NODEV, MS_REC, MS_PRIVATE = 2, 4, 0x4000, 1 << 18
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 2, 4, 8, 0x4000, 1 << 18
 PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, SECCOMP_MODE_FILTER, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 38, 22, 2, 47, 4
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE = 1, 4
 CAPSET = {"x86_64": 126, "aarch64": 91}
@@ -47,7 +48,7 @@ class CapData(ctypes.Structure):
 _LIBC = []
 
 
-def _libc():
+def load_libc():
     if not _LIBC:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
@@ -55,7 +56,7 @@ def _libc():
     return _LIBC[0]
 
 
-def _check(result, what):
+def ensure(result, what):
     if result != 0:
         errno = ctypes.get_errno()
         raise OSError(errno, f"{what}: {os.strerror(errno)}")
@@ -63,41 +64,66 @@ def _check(result, what):
 
 # ---------------------------------------------------------------- isolation (server code, before the program)
 def enter_job(config, limits, fds):
-    """In the freshly forked child: move the job's pipes to fds 0-4, give it fresh mount, IPC and UTS namespaces
-    with a size-capped /tmp of its own (freed with the job), apply rlimits, drop every capability and install the
-    seccomp filter. `fds` maps a target fd number to the fd holding it."""
-    libc = _libc()
-    _check(libc.prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), "pdeathsig")
+    """In the freshly forked child (pid 1 of a pid namespace of its own): move the job's pipes to fds 0-4, give it
+    fresh mount, IPC and UTS namespaces with a size-capped /tmp and a /proc of its own (freed with the job),
+    apply rlimits, drop every capability and install the seccomp filter. `fds` maps a target fd number to the
+    fd holding it."""
+    libc = load_libc()
+    ensure(libc.prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), "pdeathsig")
     if not config["pidns"]:
         os.setsid()   # the weak levels find (and kill) a job's processes by its session
     _move_fds(fds)
     if config["namespaces"]:
-        _check(libc.unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS), "unshare")
-        _check(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make mounts private")
+        ensure(libc.unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS), "unshare")
+        ensure(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make mounts private")
         options = f"size={config['tmpfs_bytes']},mode=1777,nr_inodes=16384".encode()
-        _check(libc.mount(b"tmpfs", b"/tmp", b"tmpfs", MS_NOSUID | MS_NODEV, options), "mount /tmp")
+        ensure(libc.mount(b"tmpfs", b"/tmp", b"tmpfs", MS_NOSUID | MS_NODEV, options), "mount /tmp")
+        mount_proc(libc)   # the job is pid 1 of its own pid namespace: its /proc shows its own processes only
         os.chdir("/tmp")
     else:
         os.chdir(config["scratch"])
     set_limits(limits, config)
     # The server is not dumpable and a forked child inherits that; the program's own /proc files (its fds, its
     # memory) are its own business, and the server measures its /tmp through /proc/<pid>/root.
-    _check(libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0), "dumpable")
+    ensure(libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0), "dumpable")
     if config["namespaces"]:
         _drop_capabilities(libc)
+        _die_of_fatal_signals()
     if config.get("seccomp"):
         _install_seccomp(libc, bytes.fromhex(config["seccomp"]))
 
 
+# Signals whose default action ends a process. A job's first process is pid 1 of its pid namespace, to which the
+# kernel delivers no signal it sent itself unless a handler is set: with these handlers it ends as anywhere else
+# (exit status 128 + the signal). A program may still set handlers of its own.
+FATAL_SIGNALS = ("SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGVTALRM", "SIGPROF", "SIGABRT",
+                 "SIGTRAP", "SIGSYS", "SIGIO", "SIGPWR", "SIGSTKFLT")
+
+
+def _die_of_fatal_signals():
+    for name in FATAL_SIGNALS:
+        number = getattr(signal, name, None)
+        if number is not None:
+            signal.signal(number, _die)
+
+
+def _die(number, frame):
+    os._exit(128 + number)
+
+
 def enter_trusted(config, limits, fds):
     """The judge's child (the data's own code only): its pipes, rlimits and scratch directory."""
-    libc = _libc()
-    _check(libc.prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), "pdeathsig")
+    libc = load_libc()
+    ensure(libc.prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), "pdeathsig")
     if not config["pidns"]:
         os.setsid()
     _move_fds(fds)
     os.chdir(config["scratch"])
     set_limits(limits, config)
+
+
+def mount_proc(libc):
+    ensure(libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None), "mount /proc")
 
 
 def _move_fds(fds):
@@ -128,19 +154,19 @@ def set_limits(limits, config):
 def _drop_capabilities(libc):
     """No capability survives into the program, nor into anything it executes (bwrap keeps the server's ones
     as ambient capabilities, so those go too)."""
-    _check(libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), "clear ambient capabilities")
+    ensure(libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), "clear ambient capabilities")
     header, data = CapHeader(CAP_VERSION_3, 0), (CapData * 2)()
     number = CAPSET.get(os.uname().machine)
     if number is None:
         raise OSError("no capset syscall number for this architecture")
-    _check(libc.syscall(number, ctypes.byref(header), data), "capset")
+    ensure(libc.syscall(number, ctypes.byref(header), data), "capset")
 
 
 def _install_seccomp(libc, program):
     buffer = ctypes.create_string_buffer(program, len(program))
     fprog = SockFprog(len(program) // 8, ctypes.cast(buffer, ctypes.c_void_p))
-    _check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
-    _check(libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0), "seccomp")
+    ensure(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+    ensure(libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0), "seccomp")
 
 
 # ---------------------------------------------------------------- the program

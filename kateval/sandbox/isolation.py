@@ -6,9 +6,10 @@ of the host.
 
 Levels, strongest first:
   bwrap+uid  root: drop to a fresh unprivileged uid with setpriv, then bubblewrap (new user, pid, net, mount, ipc,
-             uts namespaces; read-only /usr; no host files), the server as the sandbox's pid 1. The runner keeps
-             CAP_SYS_ADMIN inside its own user namespace only, to give every job fresh namespaces; jobs drop
-             every capability and run under the seccomp filter.
+             uts namespaces; read-only /usr; no host files), the server as the sandbox's pid 1. The runner makes
+             a user and pid namespace of its own (it owns them: only there has it capabilities) and gives every
+             job fresh pid, mount, IPC and UTS namespaces; jobs drop every capability and run under the seccomp
+             filter.
   bwrap      not root, unprivileged user namespaces: the same, as the current user.
   uid        root without a working bwrap: a fresh uid and rlimits only (network and world-readable files stay
              reachable; jobs share the worker's scratch directory, wiped between jobs).
@@ -30,7 +31,8 @@ from pathlib import Path
 from kateval.sandbox import seccomp
 
 SYSTEM_PYTHON = "/usr/bin/python3.11"
-SOURCES = ("protocol", "harness", "judge", "server")   # the modules handed to a sandbox server, in import order
+# the modules handed to a sandbox server, in import order
+SOURCES = ("protocol", "harness", "judge", "pipes", "measure", "spaces", "server")
 BOOTSTRAP = """import json, os, sys, types
 with os.fdopen(int(sys.argv[1]), 'rb') as handle:
     sources = json.loads(handle.read())
@@ -53,7 +55,6 @@ NPROC = 64
 THREAD_ENV = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                                      "NUMEXPR_NUM_THREADS")}
 BASE_ENV = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0", **THREAD_ENV}
-RUNNER_CAPS = ("CAP_SYS_ADMIN",)
 _uid_serial = itertools.count()
 
 
@@ -117,9 +118,6 @@ class Isolation:
 def bwrap_args(bwrap: str, role: str) -> list[str]:
     args = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--as-pid-1", "--hostname", "sandbox",
             "--ro-bind", "/usr", "/usr"]
-    if role == "runner":
-        for cap in RUNNER_CAPS:
-            args += ["--cap-add", cap]
     for top in ("/bin", "/lib", "/lib64", "/lib32", "/sbin"):
         path = Path(top)
         if path.is_symlink():

@@ -232,9 +232,12 @@ def run_check(job, fd, report):
             return
         report({"load": "ok"})
         names = [name for name in (job["entry_point"], *job["names"]) if name]
-        program = channel.request({"op": "globals", "names": names}) if names else {}
-        if type(program) is not dict:
+        answer = channel.request({"op": "globals", "names": names}) if names else {}
+        if type(answer) is not dict:
             raise CandidateLost("the program's names came back malformed")
+        # Only the names asked for: the program owns its process and may answer with any others (a `check` or
+        # a `math` of its own); a name it does not define stays unbound, as it would beside the program.
+        program = {name: answer[name] for name in names if name in answer}
         namespace.update(program)
         exec(compiled(job["trusted_code"], "<tests>"), namespace)  # noqa: S102 - the data's own code
         namespace.update(program)

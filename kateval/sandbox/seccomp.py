@@ -8,6 +8,10 @@ setns, clone with CLONE_NEW*, mount and the new mount API), System V and POSIX I
 (memfd_create, memfd_secret), io_uring, BPF, perf events, userfaultfd, and administration calls. clone3 answers
 ENOSYS so that the C library falls back to clone, whose flags the filter can see. Any other architecture than
 the one the filter was built for (x32 calls included) is refused.
+
+A job's first process is pid 1 of its own pid namespace, and the kernel drops a SIGKILL or SIGSTOP that a
+namespace's pid 1 is sent from inside it. So that a program that kills itself dies as it would anywhere else,
+sending either of them to pid 0 or 1 kills the sender (harness.py does the same for the catchable signals).
 """
 from __future__ import annotations
 
@@ -38,6 +42,7 @@ REFUSED = (
 
 SYSCALLS = {
     "x86_64": {
+        "kill": 62, "rt_sigqueueinfo": 129, "tkill": 200, "tgkill": 234, "rt_tgsigqueueinfo": 297,
         "shmget": 29, "shmat": 30, "shmctl": 31, "clone": 56, "semget": 64, "semop": 65, "semctl": 66, "shmdt": 67,
         "msgget": 68, "msgsnd": 69, "msgrcv": 70, "msgctl": 71, "ptrace": 101, "syslog": 103, "vhangup": 153,
         "pivot_root": 155, "chroot": 161, "acct": 163, "mount": 165, "umount2": 166, "swapon": 167, "swapoff": 168,
@@ -53,6 +58,7 @@ SYSCALLS = {
         "memfd_secret": 447,
     },
     "aarch64": {
+        "kill": 129, "tkill": 130, "tgkill": 131, "rt_sigqueueinfo": 138, "rt_tgsigqueueinfo": 240,
         "lookup_dcookie": 18, "umount2": 39, "mount": 40, "pivot_root": 41, "chroot": 51, "vhangup": 58,
         "quotactl": 60, "acct": 89, "unshare": 97, "kexec_load": 104, "init_module": 105, "delete_module": 106,
         "syslog": 116, "ptrace": 117, "reboot": 142, "mq_open": 180, "mq_unlink": 181, "mq_timedsend": 182,
@@ -69,8 +75,27 @@ SYSCALLS = {
 }
 
 
+# (syscall, argument holding the target pid, argument holding the signal, target pids meaning "me")
+SELF_SIGNALS = (("kill", 0, 1, (0, 1)), ("rt_sigqueueinfo", 0, 1, (0, 1)), ("tkill", 0, 1, (1,)),
+                ("tgkill", 0, 2, (1,)), ("rt_tgsigqueueinfo", 0, 2, (1,)))
+UNCATCHABLE = (9, 19)   # SIGKILL, SIGSTOP
+
+
 def _op(code: int, k: int, jt: int = 0, jf: int = 0) -> bytes:
     return struct.pack("=HBBI", code, jt, jf, k)
+
+
+def _self_signal(number: int, pid_arg: int, sig_arg: int, pids: tuple[int, ...]) -> list[bytes]:
+    """The syscall `number` sending SIGKILL or SIGSTOP to one of `pids` kills the caller; else it is allowed.
+    Assumes the syscall number is in the accumulator; ends in a return either way."""
+    sig_check = [_op(LD_W_ABS, 16 + 8 * sig_arg)] + [_op(JEQ_K, sig, len(UNCATCHABLE) - i, 0)
+                                                     for i, sig in enumerate(UNCATCHABLE)]
+    sig_check += [_op(RET_K, RET_ALLOW), _op(RET_K, RET_KILL_PROCESS)]
+    pid_check = [_op(LD_W_ABS, 16 + 8 * pid_arg)]
+    pid_check += [_op(JEQ_K, pid, len(pids) - i, 0) for i, pid in enumerate(pids)]
+    pid_check.append(_op(RET_K, RET_ALLOW))
+    body = pid_check + sig_check
+    return [_op(JEQ_K, number, 0, len(body))] + body
 
 
 def build(machine: str | None = None) -> bytes | None:
@@ -90,6 +115,8 @@ def build(machine: str | None = None) -> bytes | None:
     for number in refused:
         body += [_op(JEQ_K, number, 0, 1), deny]
     body += [_op(JEQ_K, table["clone3"], 0, 1), _op(RET_K, RET_ERRNO | ENOSYS)]
+    for name, pid_arg, sig_arg, pids in SELF_SIGNALS:
+        body += _self_signal(table[name], pid_arg, sig_arg, pids)
     # clone: refused when its flags (first argument, low 32 bits) ask for a new namespace.
     body += [_op(JEQ_K, table["clone"], 0, 3), _op(LD_W_ABS, 16), _op(JSET_K, CLONE_NEW_FLAGS, 0, 1), deny]
     body.append(allow)

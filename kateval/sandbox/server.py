@@ -28,15 +28,15 @@ import sys
 import time
 
 from kateval.sandbox import harness, judge, protocol
+from kateval.sandbox.measure import Tracker
+from kateval.sandbox.pipes import FrameReader, Limit, Output
+from kateval.sandbox.spaces import fork_into_own_pid_namespace, own_namespaces, wipe
 
-SCAN_S = 0.02            # once a job has run this long, its processes are listed and measured this often
-ERR_TAIL = 4096
 FLUSH_BYTES = 1 << 20    # events and answers queued for the parent are sent once they reach this size
 MAX_JOB_BYTES = 1 << 31
 SETUP_FAILED = 125       # exit status of a child whose isolation could not be set up (not the program's fault)
 KILL_GIVE_UP_S = 10
 CPU_READING_S = 0.005    # how old a reading of the job's CPU time may be while it is watched
-CLOCK_TICKS, PAGE_BYTES = os.sysconf("SC_CLK_TCK"), os.sysconf("SC_PAGE_SIZE")
 PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 4, 36
 PRELOAD = {"runner": ("array", "bisect", "collections", "copy", "datetime", "decimal", "fractions", "functools",
                       "heapq", "itertools", "json", "math", "operator", "random", "re", "statistics", "string",
@@ -44,153 +44,7 @@ PRELOAD = {"runner": ("array", "bisect", "collections", "copy", "datetime", "dec
            "judge": ("collections", "copy", "functools", "itertools", "json", "math", "random", "re", "string")}
 
 
-class Limit(Exception):
-    """The job hit a limit: status is timeout, memory or output_limit."""
-
-    def __init__(self, status, message):
-        super().__init__(message)
-        self.status = status
-
-
-# ---------------------------------------------------------------- reading pipes without blocking
-class FrameReader:
-    """Frames from a pipe the program writes, assembled from non-blocking reads: a writer that announces a frame
-    and stalls cannot block the server, and one that announces too much is cut off before it is read."""
-
-    def __init__(self, fd, cap):
-        self.fd, self.cap = fd, cap
-        self.buffer, self.eof = bytearray(), False
-
-    def feed(self):
-        data = os.read(self.fd, 1 << 16)
-        if not data:
-            self.eof = True
-        self.buffer += data
-        self._check()
-
-    def _check(self):
-        if len(self.buffer) >= protocol.HEADER.size:
-            size = protocol.HEADER.unpack_from(self.buffer)[0]
-            if size > self.cap:
-                raise Limit("output_limit", f"the program sent a value of {size} bytes, over {self.cap}")
-
-    def pop(self):
-        if len(self.buffer) < protocol.HEADER.size:
-            return None
-        size = protocol.HEADER.unpack_from(self.buffer)[0]
-        end = protocol.HEADER.size + size
-        if len(self.buffer) < end:
-            return None
-        frame = bytes(self.buffer[protocol.HEADER.size:end])
-        del self.buffer[:end]
-        self._check()
-        return frame
-
-
-class Output:
-    """A job's stdout (kept up to the cap, or only counted) and the tail of its stderr."""
-
-    def __init__(self, out_fd, err_fd, cap, keep):
-        self.out_fd, self.err_fd, self.cap, self.keep = out_fd, err_fd, cap, keep
-        self.stdout, self.size, self.err_tail = bytearray(), 0, b""
-        self.open = {fd for fd in (out_fd, err_fd) if fd is not None}
-
-    def feed(self, fd):
-        data = os.read(fd, 1 << 16)
-        if not data:
-            self.open.discard(fd)
-        elif fd == self.err_fd:
-            self.err_tail = (self.err_tail + data)[-ERR_TAIL:]
-        else:
-            self.size += len(data)
-            if self.keep:
-                self.stdout += data[: max(0, self.cap - len(self.stdout))]
-            if self.size > self.cap:
-                raise Limit("output_limit", f"output over {self.cap} bytes")
-
-    def drain(self):
-        for fd in list(self.open):
-            while fd in self.open and select.select([fd], [], [], 0)[0]:
-                self.feed(fd)
-
-
 # ---------------------------------------------------------------- a job's processes
-def proc_stat(pid):
-    """(CPU seconds incl. reaped children, session id), or None when the process is gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            fields = handle.read().rsplit(b")", 1)[1].split()
-        return sum(int(value) for value in fields[11:15]) / CLOCK_TICKS, int(fields[3])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def resident_bytes(pid):
-    try:
-        with open(f"/proc/{pid}/statm", "rb") as handle:
-            return int(handle.read().split()[1]) * PAGE_BYTES
-    except (OSError, ValueError, IndexError):
-        return 0
-
-
-class Tracker:
-    """CPU time and memory of every process of a job. Inside the sandbox's pid namespace every process but the
-    server belongs to the job; at the weak levels, those of the job's session."""
-
-    def __init__(self, config, root):
-        self.config, self.root = config, root
-        self.root_status, self.reaped, self.others, self.memory = None, 0.0, 0.0, 0
-        self.next_scan = time.monotonic() + SCAN_S
-        self.pidfd = None
-        self.own, self.read_at = 0.0, -1.0   # the root's CPU at the last reading
-
-    def members(self):
-        me = os.getpid()
-        pids = [int(name) for name in os.listdir("/proc") if name.isdigit() and int(name) not in (1, me)]
-        if self.config["pidns"]:
-            return pids
-        return [pid for pid in pids if (proc_stat(pid) or (0, None))[1] == self.root]
-
-    def cpu(self, max_age=0.0):
-        """CPU seconds of the whole job so far; a reading at most `max_age` seconds old may be reused (CPU time
-        cannot grow faster than the wall clock times the cores, and the limits leave margin for that)."""
-        now = time.monotonic()
-        if self.root_status is None and now - self.read_at > max_age:
-            self.own, self.read_at = (proc_stat(self.root) or (self.own, 0))[0], now
-        return (0.0 if self.root_status is not None else self.own) + self.others + self.reaped
-
-    def reap(self):
-        while True:
-            try:
-                pid, status, usage = os.wait4(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
-            self.reaped += usage.ru_utime + usage.ru_stime
-            if pid == self.root:
-                self.root_status = status
-
-    def scan(self):
-        """Reap what ended, then measure every live process: CPU of the others, memory of all, /tmp in use."""
-        self.reap()
-        members = self.members()
-        self.others = sum((proc_stat(pid) or (0.0, 0))[0] for pid in members if pid != self.root)
-        self.memory = sum(resident_bytes(pid) for pid in members) + self._scratch_bytes(members)
-        self.next_scan = time.monotonic() + SCAN_S
-
-    def _scratch_bytes(self, members):
-        if not self.config["namespaces"]:
-            return 0
-        for pid in members:
-            try:
-                stats = os.statvfs(f"/proc/{pid}/root/tmp")
-            except OSError:
-                continue
-            return (stats.f_blocks - stats.f_bfree) * stats.f_frsize
-        return 0
-
-
 class Process:
     """One forked child of a job: its pidfd, its output, the reader of its frames (answers or reports) and the
     write end of its call pipe."""
@@ -286,7 +140,7 @@ class Job:
             os.lseek(stdin_fd, 0, os.SEEK_SET)
         else:
             stdin_fd = os.dup(DEVNULL[0])
-        pid = os.fork()
+        pid = fork_into_own_pid_namespace() if self.config["namespaces"] else os.fork()
         if pid == 0:
             self.child(mode, {0: stdin_fd, 1: out_w, 2: err_w, **fd_map})
         for fd in {out_w, err_w, stdin_fd, *fd_map.values()} - set(self.fds):
@@ -549,62 +403,12 @@ def stdio_outcome(status, stderr_tail):
     return {"status": "error", "error": f"process ended ({exit_reason(status)})"}
 
 
-def wipe(scratch):
-    """Empty the scratch directory (the weak levels, which have no /tmp of the job's own). Iterative and relative
-    to directory fds, so neither depth nor path length can stop it; every directory made accessible first, so a
-    chmod cannot keep an entry; symbolic links are removed, never followed."""
-    try:
-        stack = [(os.open(scratch, os.O_RDONLY | os.O_DIRECTORY), set(), None)]
-    except OSError:
-        return
-    while stack:
-        fd, failed, _ = stack[-1]
-        subdir = _empty_but_one_directory(fd, failed)
-        if subdir is not None:
-            try:
-                os.chmod(subdir, 0o700, dir_fd=fd, follow_symlinks=False)
-                child = os.open(subdir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
-            except OSError:
-                failed.add(subdir)
-                continue
-            stack.append((child, set(), subdir))
-            continue
-        _, _, name = stack.pop()
-        os.close(fd)
-        if stack:
-            parent, parent_failed, _ = stack[-1]
-            try:
-                os.rmdir(name, dir_fd=parent)
-            except OSError:
-                parent_failed.add(name)
-
-
-def _empty_but_one_directory(fd, skip):
-    """Unlink every non-directory in the directory `fd`; return a subdirectory not in `skip`, if any is left."""
-    try:
-        os.fchmod(fd, 0o700)
-        entries = list(os.scandir(fd))
-    except OSError:
-        return None
-    found = None
-    for entry in entries:
-        if entry.is_dir(follow_symlinks=False):
-            if entry.name not in skip:
-                found = found or entry.name
-            continue
-        try:
-            os.unlink(entry.name, dir_fd=fd)
-        except OSError:
-            pass
-    return found
-
-
 # ---------------------------------------------------------------- startup and loop
 def harden(config):
     """Not dumpable (no ptrace, no /proc/<pid>/mem), no SIGINT handler (a handled signal is the only kind a
     namespace's pid 1 receives from inside), and a subreaper where it is not pid 1."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    libc = harness._libc()
+    libc = harness.load_libc()
     libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
     if os.getpid() != 1:
         libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
@@ -628,9 +432,11 @@ def main(config):
     DEVNULL.append(devnull)
     for fd in (0, 1):
         os.dup2(devnull, fd)
+    if config["namespaces"]:
+        own_namespaces()
     harden(config)
     preload(config["role"])
-    harness._libc()   # loaded once, before any fork
+    harness.load_libc()   # loaded once, before any fork
     protocol.send_frame(control.fileno(), protocol.dumps({"ready": True, "python": sys.version.split()[0],
                                                           "role": config["role"], "pid": os.getpid()}))
     while True:
