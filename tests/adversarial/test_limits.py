@@ -33,14 +33,14 @@ def right_with(prelude: str, imports: str = "import os, time, threading, subproc
 
 
 CPU_ELSEWHERE = {
-    # 2 x 1.6 CPU-s in parallel children while the program itself only waits: over the 2 CPU-s per test, and
+    # 2 x 1.2 CPU-s in parallel children while the program itself only waits: over the 1 CPU-s per test, and
     # (on an idle machine) well inside the wall cap, so only counting the children's CPU stops it
     "forked_children": right_with('''
         children = []
         for _ in range(2):
             pid = os.fork()
             if pid == 0:
-                end = time.process_time() + 1.6
+                end = time.process_time() + 1.2
                 while time.process_time() < end:
                     pass
                 os._exit(0)
@@ -48,9 +48,29 @@ CPU_ELSEWHERE = {
         for pid in children:
             os.waitpid(pid, 0)
     '''),
+    # children reaped by nobody (SIGCHLD ignored: the kernel discards them, and their CPU with them), two at a
+    # time, 0.2 CPU-s each, sixteen in all: 3.2 CPU-s, while no moment ever sees more than 0.4 s of it alive
+    "auto_reaped_children_in_relays": right_with('''
+        import signal
+        signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+        for _ in range(8):
+            for _ in range(2):
+                if os.fork() == 0:
+                    end = time.process_time() + 0.2
+                    while time.process_time() < end:
+                        pass
+                    os._exit(0)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                try:
+                    os.waitpid(-1, os.WNOHANG)
+                except ChildProcessError:
+                    break
+                time.sleep(0.01)
+    '''),
     "threads": right_with('''
         def spin():
-            end = time.monotonic() + 4
+            end = time.monotonic() + 2.5
             while time.monotonic() < end:
                 pass
         workers = [threading.Thread(target=spin) for _ in range(2)]
@@ -60,32 +80,44 @@ CPU_ELSEWHERE = {
             worker.join()
     '''),
     "exec_subprocesses": right_with('''
-        loop = "import time\\nend = time.process_time() + 1.6\\nwhile time.process_time() < end: pass"
+        loop = "import time\\nend = time.process_time() + 1.2\\nwhile time.process_time() < end: pass"
         for child in [subprocess.Popen([sys.executable, "-c", loop]) for _ in range(2)]:
             child.wait()
     '''),
-    # check() calls the function 7 times within its ONE test: 0.45 CPU-s each adds up to over 3 CPU-s
+    # check() calls the function 7 times within its ONE test: 0.35 CPU-s each adds up to over 2 CPU-s
     "spread_over_the_calls_of_one_test": right_with('''
-        end = time.process_time() + 0.45
+        end = time.process_time() + 0.35
         while time.process_time() < end:
             pass
     '''),
     "ignores_sigxcpu": right_with('''
         import signal
         signal.signal(signal.SIGXCPU, signal.SIG_IGN)
-        end = time.process_time() + 4
+        end = time.process_time() + 2.5
         while time.process_time() < end:
             pass
     '''),
 }
 
 
+# Fixed limits (not calibrated from the reference solution's time): 1 CPU-s per test, so that each attack (2-3
+# CPU-s, about half that in wall time on two idle cores) is stopped by its CPU, not by the wall cap.
+CPU_LIMITS = ExecLimits(timeout_per_test_s=1.0, timeout_total_s=3.0, memory_mb=512, output_bytes=1 << 16,
+                        calibrate=False)
+
+
 @pytest.mark.parametrize("name", sorted(CPU_ELSEWHERE))
-def test_cpu_spent_anywhere_in_the_job_counts(name, tasks, sandbox):
-    record, = grade(tasks["humaneval"], sandbox, "HumanEval/0", CPU_ELSEWHERE[name])
-    assert not passed(record), f"a job that spent over 3 CPU-s passed a 2 s limit: {verdicts([record])}"
-    assert record.status == "timeout", verdicts([record])
-    assert_controls(tasks, sandbox, only=("humaneval",))
+def test_cpu_spent_anywhere_in_the_job_counts(name, tasks):
+    from kateval.sandbox import make_executor
+
+    executor = make_executor(workers=1, limits=CPU_LIMITS)
+    try:
+        record, = grade(tasks["humaneval"], executor, "HumanEval/0", CPU_ELSEWHERE[name])
+        assert not passed(record), f"a job that spent over 2 CPU-s passed a 1 s limit: {verdicts([record])}"
+        assert record.status == "timeout", verdicts([record])
+        assert_controls(tasks, executor, only=("humaneval",))
+    finally:
+        executor.close()
 
 
 # ---------------------------------------------------------------- wall cap
@@ -372,3 +404,74 @@ def test_a_single_test_cannot_outlast_its_own_cap(tasks, marker):
         assert_controls(tasks, executor, only=("humaneval",))
     finally:
         executor.close()
+
+
+# ---------------------------------------------------------------- CPU accounting, measured not timed
+ACCOUNTING = code(r'''
+    import os, signal, subprocess, sys, threading, time
+
+    def _burn(seconds):
+        end = time.process_time() + seconds
+        while time.process_time() < end:
+            pass
+        return time.process_time()
+
+    def _child(write_end, seconds):
+        used = _burn(seconds)
+        os.write(write_end, f"{used}\n".encode())
+        os._exit(0)
+
+    def spend(how):
+        """Burn CPU in the way named; return the CPU seconds actually used (as each process measured itself)."""
+        read_end, write_end = os.pipe()
+        if how == "auto_reaped_children":
+            signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+        for _ in range(4):
+            pids = []
+            for _ in range(2):
+                pid = os.fork()
+                if pid == 0:
+                    if how == "orphaned_grandchildren" and os.fork() != 0:
+                        os._exit(0)           # the grandchild is left to the job's init
+                    _child(write_end, 0.15)
+                pids.append(pid)
+            if how != "auto_reaped_children":
+                for pid in pids:
+                    os.waitpid(pid, 0)
+        if how == "exec_subprocesses":
+            script = "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass\nprint(time.process_time())"
+            for _ in range(2):
+                os.write(write_end, subprocess.run([sys.executable, "-c", script], capture_output=True,
+                                                   text=True).stdout.encode())
+        if how == "threads":
+            threads = [threading.Thread(target=_burn, args=(0.4,)) for _ in range(2)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        expected = {"threads": 0, "exec_subprocesses": 10}.get(how, 8)
+        os.close(write_end)
+        reported, deadline = b"", time.monotonic() + 50
+        while reported.count(b"\n") < expected and time.monotonic() < deadline:
+            chunk = os.read(read_end, 1 << 16)      # every child (and grandchild) reports once, then exits
+            if not chunk:
+                break
+            reported += chunk
+        time.sleep(0.5)                            # and is gone
+        return sum(float(value) for value in reported.split()) + time.process_time()
+''')
+
+
+@pytest.mark.parametrize("how", ["auto_reaped_children", "waited_children", "orphaned_grandchildren",
+                                 "exec_subprocesses", "threads"])
+def test_the_sandbox_counts_every_cpu_second_of_the_job(how, sandbox):
+    """Independent of how loaded the machine is: the CPU time the sandbox reports for a job (what its limits are
+    checked against) is at least what the job's processes measured for themselves."""
+    limits = ExecLimits(timeout_per_test_s=60.0, timeout_total_s=60.0, memory_mb=512, output_bytes=1 << 16,
+                        calibrate=False)
+    result = sandbox.run([ExecJob("call", ACCOUNTING, ((how,),), entry_point="spend", limits=limits)])[0]
+    assert result.status == "completed" and result.tests[0].status == "ok", result
+    spent = result.tests[0].value
+    counted = getattr(result, "cpu_s", None)
+    assert counted is not None, "the executor reports no CPU time for a job"
+    assert counted >= 0.8 * spent, f"the job used {spent:.2f} CPU-s; the sandbox counted {counted:.2f}"
