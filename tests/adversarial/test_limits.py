@@ -424,9 +424,13 @@ ACCOUNTING = code(r'''
     def spend(how):
         """Burn CPU in the way named; return the CPU seconds actually used (as each process measured itself)."""
         read_end, write_end = os.pipe()
-        if how == "auto_reaped_children":
+        if how in ("auto_reaped_children", "tiny_auto_reaped_children"):
             signal.signal(signal.SIGCHLD, signal.SIG_IGN)
-        for _ in range(4):
+        if how == "tiny_auto_reaped_children":     # each lives a few ms: between two looks of any sampler
+            for _ in range(200):
+                if os.fork() == 0:
+                    _child(write_end, 0.005)
+        for _ in range(4 if how != "tiny_auto_reaped_children" else 0):
             pids = []
             for _ in range(2):
                 pid = os.fork()
@@ -449,7 +453,7 @@ ACCOUNTING = code(r'''
                 thread.start()
             for thread in threads:
                 thread.join()
-        expected = {"threads": 0, "exec_subprocesses": 10}.get(how, 8)
+        expected = {"threads": 0, "exec_subprocesses": 10, "tiny_auto_reaped_children": 200}.get(how, 8)
         os.close(write_end)
         reported, deadline = b"", time.monotonic() + 50
         while reported.count(b"\n") < expected and time.monotonic() < deadline:
@@ -462,8 +466,8 @@ ACCOUNTING = code(r'''
 ''')
 
 
-@pytest.mark.parametrize("how", ["auto_reaped_children", "waited_children", "orphaned_grandchildren",
-                                 "exec_subprocesses", "threads"])
+@pytest.mark.parametrize("how", ["auto_reaped_children", "tiny_auto_reaped_children", "waited_children",
+                                 "orphaned_grandchildren", "exec_subprocesses", "threads"])
 def test_the_sandbox_counts_every_cpu_second_of_the_job(how, sandbox):
     """Independent of how loaded the machine is: the CPU time the sandbox reports for a job (what its limits are
     checked against) is at least what the job's processes measured for themselves."""
