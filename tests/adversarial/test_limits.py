@@ -479,3 +479,17 @@ def test_the_sandbox_counts_every_cpu_second_of_the_job(how, sandbox):
     counted = getattr(result, "cpu_s", None)
     assert counted is not None, "the executor reports no CPU time for a job"
     assert counted >= 0.8 * spent, f"the job used {spent:.2f} CPU-s; the sandbox counted {counted:.2f}"
+
+
+def test_large_answers_to_a_thousand_inputs_stay_bounded(tasks, sandbox, data_dir):
+    """HumanEval+/0 calls the function on 1006 inputs: an answer just under the cap for each of them must not
+    pile up in the worker or in the trusted parent (1006 x 60 KB = 60 MB here; with a user's larger cap, GBs)."""
+    from kateval.tasks import load_task
+
+    plus = load_task("humaneval_plus", data_dir)
+    program = "def has_close_elements(numbers, threshold):\n    return 'x' * 60000 + str(len(numbers))\n"
+    parent_before = own_rss_mb()
+    record, = grade(plus, sandbox, "HumanEval/0", program)
+    assert not passed(record), verdicts([record])
+    assert own_rss_mb() - parent_before < 300 and descendants_rss_mb() < 400
+    assert_controls(tasks, sandbox, only=("humaneval",))

@@ -198,6 +198,31 @@ LEFTOVERS = {
             os._exit(0)
         time.sleep(0.3)
     '''),
+    # sockets that only exist inside each other's queues (SCM_RIGHTS in flight), abstract names bound, buffers
+    # full: no process holds them, so no kill reaches them; the network namespace is the worker's, not the job's
+    "unix_sockets_in_flight_cycles": (r'''
+        import socket
+        for index in range(200):
+            left, right = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+            named = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            try:
+                named.bind("\0" + {{MARK}} + str(index))
+            except OSError:
+                pass
+            left.setblocking(False)
+            try:
+                for _ in range(64):
+                    left.send(b"x" * 4096)
+            except OSError:
+                pass
+            try:
+                socket.send_fds(left, [b"fds"], [left.fileno(), right.fileno(), named.fileno()])
+                socket.send_fds(right, [b"fds"], [left.fileno(), right.fileno(), named.fileno()])
+            except OSError:
+                pass
+            for sock in (left, right, named):
+                sock.close()
+    '''),
     "leftover_processes": (r'''
         import ctypes, os, signal, time
         libc = ctypes.CDLL(None, use_errno=True)
@@ -251,7 +276,7 @@ CARRIERS = {
 
 
 # a stdin/stdout job runs one process per test: the leftovers most likely to slip between those
-STDIO_LEFTOVERS = ("dir_chmod_000", "keyring_entries", "leftover_processes", "pid_hopping_forker", "nested_3000_dirs", "scratch_filled",
+STDIO_LEFTOVERS = ("unix_sockets_in_flight_cycles", "dir_chmod_000", "keyring_entries", "leftover_processes", "pid_hopping_forker", "nested_3000_dirs", "scratch_filled",
                    "scratch_root_chmod_000", "sysv_ipc_objects")
 
 
