@@ -274,8 +274,6 @@ FORGERIES = {
     "injects_names_into_the_judge": INJECTS_NAMES_INTO_THE_JUDGE + SIGNATURE + "    return False\n",
     "injects_builtins_into_the_judge": INJECTS_BUILTINS_INTO_THE_JUDGE + SIGNATURE + "    return False\n",
     **{f"returns_{name}": setup + SIGNATURE + "    return VALUE\n" for name, setup in SUBCLASS_RETURNS.items()},
-    **{f"exits_inside_{name}": SIGNATURE + indented(body) for name, body in EXITS.items()},
-    **{f"exits_at_load_{name}": SIGNATURE + "    return False\n" + body + "\n" for name, body in EXITS.items()},
 }
 
 
@@ -283,6 +281,17 @@ FORGERIES = {
 def test_humaneval_check_cannot_be_forged(name, tasks, sandbox):
     record, = grade(tasks["humaneval"], sandbox, HE0, FORGERIES[name])
     assert not passed(record), f"forged pass: {verdicts([record])}"
+    assert_controls(tasks, sandbox, only=("humaneval", "mbpp"))
+
+
+@pytest.mark.parametrize("name", sorted(EXITS))
+def test_exits_and_exceptions_are_not_a_pass(name, tasks, sandbox):
+    """Each way of ending or raising, inside the function (while check() runs) and at load."""
+    body = EXITS[name]
+    inside = SIGNATURE + indented(body)
+    at_load = SIGNATURE + "    return False\n" + body + "\n"
+    records = grade(tasks["humaneval"], sandbox, HE0, inside, at_load)
+    assert not any(passed(r) for r in records), f"forged pass: {verdicts(records)}"
     assert_controls(tasks, sandbox, only=("humaneval", "mbpp"))
 
 
