@@ -23,8 +23,8 @@ from kateval.backends import make_backend
 from kateval.backends.base import Backend, BackendConfig
 from kateval.grading import grade_completions
 from kateval.progress import progress_bar
-from kateval.store import RunStore, SampleKey
-from kateval.tasks import LoadedTask, load_task
+from kateval.store import RunStore, SampleKey, read_run_meta
+from kateval.tasks import LoadedTask, load_task, time_limits
 from kateval.types import Completion, ExecLimits, Executor, KatevalError, Problem, Request, SamplingConfig
 
 MAX_PENDING_BATCHES = 32  # generation may run ahead of grading by this many batches (bounds memory)
@@ -144,10 +144,12 @@ class Stages:
             self._backend = make_backend(self._backend_config)
         return self
 
-    def facts(self) -> dict[str, Any]:
-        """What run.json records about the backend and the sandbox (after `load`)."""
+    def facts(self, recorded: dict[str, Any] | None = None) -> dict[str, Any]:
+        """What run.json records about the backend and the sandbox (after `load`), and the time limits each code
+        problem was graded with (added to those `recorded` before, when a run is resumed)."""
         return {"backend": self._backend.describe() if self._backend else None,
-                "executor": self._executor.describe() if self._executor else None}
+                "executor": self._executor.describe() if self._executor else None,
+                "time_limits": time_limits(self._tasks.values(), (recorded or {}).get("time_limits"))}
 
     def run(self, requests: Sequence[Request], sampling: SamplingConfig, route: Route, unit: str = "samples") -> float:
         """Generate every request in one backend call; records are graded and appended (to `route(completion)`)
@@ -207,8 +209,8 @@ def run_evaluation(config: RunConfig) -> Path:
     requests = build_requests(tasks, config, done)
     if requests:
         with Stages.for_run(tasks, config) as stages:
-            store.update_meta(**stages.load().facts())
+            store.update_meta(**stages.load().facts(read_run_meta(store.run_dir)))
             seconds = stages.run(requests, config.sampling, lambda _completion: store)
-            store.update_meta(**stages.facts(), generate_and_grade_s=round(seconds, 3))
+            store.update_meta(**stages.facts(read_run_meta(store.run_dir)), generate_and_grade_s=round(seconds, 3))
     finish_run(store, samples_expected=sum(len(selected_problems(t, config)) for t in tasks) * config.sampling.n)
     return config.out

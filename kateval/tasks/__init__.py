@@ -4,9 +4,11 @@ from __future__ import annotations
 import importlib
 import inspect
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from kateval.tasks.base import CARDS_DIR, DataSource, TaskAdapter, TaskCard
 from kateval.types import KatevalError, Problem
@@ -28,6 +30,18 @@ class LoadedTask:
     def by_id(self) -> dict[str, Problem]:
         """Every problem of the data by id (built once; grading looks problems up per batch)."""
         return {problem.problem_id: problem for problem in self.problems}
+
+
+def time_limits(tasks: Iterable[LoadedTask], previous: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What run.json records per code task: how its time limits were chosen and those each graded problem got
+    (calibrated from its reference solution), added to `previous` (what a resumed run had recorded)."""
+    merged = dict(previous or {})
+    for task in tasks:
+        if hasattr(task.adapter, "time_limits"):
+            current, before = task.adapter.time_limits(), merged.get(task.name) or {}
+            problems = {**(before.get("problems") or {}), **(current.get("problems") or {})}
+            merged[task.name] = {**current, "problems": problems} if "problems" in current else current
+    return merged
 
 
 def cards_dir() -> Path:
