@@ -259,6 +259,32 @@ EXITS = {
 }
 
 
+# What a model that was never trained to attack still writes now and then: each must cost only its own sample.
+CLASSICS = {
+    "exit_builtin": "exit()",
+    "quit_builtin": "quit(0)",
+    "os_system_kill_everything": "import os\nos.system('kill -9 -1; kill -9 1; kill -STOP -1')",
+    "subprocess_shell": "import subprocess\nsubprocess.run('kill -9 $PPID; exit 0', shell=True)",
+    "multiprocessing_pool": ("import multiprocessing\nwith multiprocessing.Pool(4) as pool:\n"
+                             "    pool.map(abs, range(100))"),
+    "asyncio_loop": "import asyncio\nasyncio.run(asyncio.sleep(0.01))",
+    "reads_stdin": "import sys\nsys.stdin.read()\ninput()",
+    "recursion_until_segfault": ("import sys\nsys.setrecursionlimit(10 ** 7)\ndef down(n):\n"
+                                 "    return down(n + 1) + 1\ndown(0)"),
+    "faulthandler_segfault": "import faulthandler\nfaulthandler._sigsegv()",
+    "null_pointer": "import ctypes\nctypes.string_at(0)",
+    "main_thread_killed": "import signal, threading\nsignal.pthread_kill(threading.main_thread().ident, 9)",
+    "own_cpu_limit_one_second": ("import resource\nresource.setrlimit(resource.RLIMIT_CPU, (1, 1))\n"
+                                 "while True:\n    pass"),
+    "builtins_cleared": "import builtins\nbuiltins.__dict__.clear()",
+    "sys_modules_cleared": "import sys\nsys.modules.clear()",
+    "gc_frozen_and_off": "import gc\ngc.freeze()\ngc.disable()",
+    "chroot_and_chmod": "import os\ntry:\n    os.chroot('.')\nexcept OSError:\n    pass\nos.chmod('.', 0)",
+    "kernel_log_and_tty": ("for path in ('/dev/kmsg', '/dev/tty', '/dev/console', '/proc/sysrq-trigger'):\n"
+                           "    try:\n        open(path, 'w').write('x')\n    except OSError:\n        pass"),
+}
+
+
 def indented(lines: str) -> str:
     return "".join("    " + line + "\n" for line in lines.splitlines())
 
@@ -293,6 +319,15 @@ def test_exits_and_exceptions_are_not_a_pass(name, tasks, sandbox):
     records = grade(tasks["humaneval"], sandbox, HE0, inside, at_load)
     assert not any(passed(r) for r in records), f"forged pass: {verdicts(records)}"
     assert_controls(tasks, sandbox, only=("humaneval", "mbpp"))
+
+
+@pytest.mark.parametrize("name", sorted(CLASSICS))
+def test_classic_hostile_code_costs_only_its_sample(name, tasks, sandbox):
+    body = CLASSICS[name]
+    records = grade(tasks["humaneval"], sandbox, HE0, SIGNATURE + indented(body) + "    return False\n",
+                    SIGNATURE + "    return False\n" + body + "\n")
+    assert not any(passed(r) for r in records), f"forged pass: {verdicts(records)}"
+    assert_controls(tasks, sandbox, only=("humaneval", "livecodebench"))
 
 
 def test_forgery_in_a_prompt_continuation(tasks, sandbox):
