@@ -33,6 +33,7 @@ from kateval.sandbox.pipes import FrameReader, Limit, Output
 from kateval.sandbox.spaces import fork_into_own_pid_namespace, own_namespaces, wipe
 
 FLUSH_BYTES = 1 << 20    # events and answers queued for the parent are sent once they reach this size
+EVENT_BYTES = 128        # an event's own JSON, short of its texts (errors, a stderr tail)
 MAX_JOB_BYTES = 1 << 31
 SETUP_FAILED = 125       # exit status of a child whose isolation could not be set up (not the program's fault)
 KILL_GIVE_UP_S = 10
@@ -84,7 +85,7 @@ class Job:
         self.events.append(message)
         self.raws.append(b"" if raw is None else raw)
         self.sizes.append(-1 if raw is None else len(raw))
-        self.queued += len(self.raws[-1]) + len(protocol.dumps(message))
+        self.queued += len(self.raws[-1]) + EVENT_BYTES + sum(len(v) for v in message.values() if type(v) is str)
         if self.queued >= FLUSH_BYTES:
             self.flush()
 
