@@ -12,7 +12,7 @@ from redteam import LIMITS, wait_gone
 from kateval.sandbox import make_executor
 from kateval.tasks import load_task
 
-CODE_TASKS = ("humaneval", "mbpp", "mbpp_sanitized", "livecodebench")
+CODE_TASKS = ("humaneval", "mbpp", "mbpp_sanitized", "livecodebench", "humaneval_plus", "mbpp_plus")
 
 
 @pytest.fixture(scope="session", autouse=True)

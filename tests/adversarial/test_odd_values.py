@@ -15,6 +15,8 @@ from kateval.types import STATUSES
 HE_WRONG = "def has_close_elements(numbers, threshold):\n    return False\n"
 LCB_FUNC = "class Solution:\n    def removeTrailingZeros(self, num):\n        return {}\n"
 MBPP_CALL = "def remove_Occ(s, ch):\n    return {}\n"
+PLUS_2 = "def truncate_number(number):\n    return {}\n"
+SIMILAR = "def similar_elements(a, b):\n    return {}\n"
 
 ODD_SAMPLES = {
     # text of the completion itself
@@ -50,6 +52,15 @@ ODD_SAMPLES = {
     "returns_huge_string": ("livecodebench", "2819", LCB_FUNC.format("'7' * (50 << 20)")),
     "mbpp_returns_surrogate": ("mbpp", "11", MBPP_CALL.format("s + '\\udcff'")),
     "mbpp_returns_huge_int": ("mbpp", "11", MBPP_CALL.format("10 ** 5000")),
+    # what an evalplus function returns, compared in the parent with evalplus's rules (np.allclose, oracles)
+    "plus_returns_huge_int": ("humaneval_plus", "HumanEval/2", PLUS_2.format("10 ** 5000")),
+    "plus_returns_numpy_array": ("humaneval_plus", "HumanEval/2", "import numpy\n" + PLUS_2.format(
+        "numpy.array([[number], [number]])")),
+    "plus_returns_nan_and_surrogate": ("humaneval_plus", "HumanEval/2", PLUS_2.format(
+        "float('nan') if number > 1 else '\\ud800'")),
+    "plus_returns_nested": ("humaneval_plus", "HumanEval/2", "import functools\n" + PLUS_2.format(
+        "functools.reduce(lambda acc, _: [acc], range(99), number)")),
+    "plus_set_oracle_gets_odd_values": ("mbpp_plus", "Mbpp/2", SIMILAR.format("10 ** 5000 if len(a) > 3 else [[1], {'x': 1}]")),
     # what a stdin/stdout program prints
     "prints_snan": ("livecodebench", "abc320_a", "print('sNaN')\n"),
     "prints_nan_variants": ("livecodebench", "abc320_a", "print('NaN -sNaN Infinity -0 1e999999999 0E-1000000000')\n"),
@@ -86,10 +97,13 @@ ODD_SAMPLES = {
 RIGHT = {
     "humaneval": None,   # the task's reference program
     "mbpp": None,
+    "humaneval_plus": None,
+    "mbpp_plus": None,
     "livecodebench": {"abc320_a": "a, b = map(int, input().split())\nprint(a ** b + b ** a)\n",
                       "2819": "class Solution:\n    def removeTrailingZeros(self, num):\n        return num.rstrip('0')\n"},
 }
-WRONG = {"HumanEval/0": HE_WRONG, "11": MBPP_CALL.format("s"),
+WRONG = {"HumanEval/0": HE_WRONG, "11": MBPP_CALL.format("s"), "HumanEval/2": PLUS_2.format("0.0"),
+         "Mbpp/2": SIMILAR.format("(0,)"),
          "abc320_a": "a, b = map(int, input().split())\nprint(a * b)\n", "2819": LCB_FUNC.format("num")}
 
 
