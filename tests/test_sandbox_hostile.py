@@ -294,3 +294,23 @@ def test_job_kinds_keep_their_meaning(executor):
     result = executor.run([ExecJob("call", code, ((1,),), "f")])[0]
     assert result.tests[0].value == [] or all("kateval.sandbox" in m for m in result.tests[0].value), result
     assert passed(executor.run([check_job(RIGHT)])[0])
+
+
+POISON = ("import ctypes, os, resource, sys\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+          "def f(x):\n    done = []\n"
+          "    for path in ('/usr/lib/python3.11/json/__init__.py', '/usr/bin/python3.11', '/etc/ld.so.cache',\n"
+          "                 '/bin/sh', '/dev/null', '/proc/sys/kernel/pid_max'):\n"
+          "        try:\n            with open(path, 'ab') as handle:\n                handle.write(b'# poisoned')\n"
+          "            done.append(path)\n        except OSError:\n            pass\n"
+          "    for pid in range(0, 64):\n        if pid == os.getpid():\n            continue\n"
+          "        limit = (ctypes.c_ulong * 2)(3, 3)\n"
+          "        if libc.prlimit(pid, resource.RLIMIT_NOFILE, limit, None) == 0 and pid != 0:\n"
+          "            done.append(f'prlimit {pid}')\n"
+          "        if pid and libc.setpriority(0, pid, 19) == 0:\n            done.append(f'renice {pid}')\n"
+          "    return done\n")
+
+
+def test_a_job_can_change_nothing_a_later_job_uses(executor):
+    """Files of the interpreter, the libraries or the system, and the limits or priority of any other process."""
+    result, = with_controls(executor, call_job(POISON, tests=((1,),)))
+    assert result.tests[0].status == "ok" and result.tests[0].value == ["/dev/null"], result

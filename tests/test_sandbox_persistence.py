@@ -127,6 +127,21 @@ def test_cpu_spent_in_children_counts(executor):
                "                pass\n        os._exit(0)\n    time.sleep(60)\n")
     orphaned, = with_controls(executor, check_job(orphans, limits=limits))
     assert orphaned.status == "timeout" and orphaned.cpu_s < 1.5, orphaned
+    relays = ("import os, time\ndef f(x):\n    for _ in range(20):\n        pid = os.fork()\n        if pid == 0:\n"
+              "            if os.fork() == 0:\n                end = time.process_time() + 0.1\n"
+              "                while time.process_time() < end:\n                    pass\n"
+              "            os.wait() if False else None\n            os._exit(0)\n        os.waitpid(pid, 0)\n"
+              "        time.sleep(0.05)\n    time.sleep(60)\n")
+    relayed, = with_controls(executor, check_job(relays, limits=limits))
+    assert relayed.status == "timeout", relayed   # grandchildren left to the job's pid 1 still count
+
+
+def test_children_cannot_be_discarded_uncounted(executor):
+    """With SIGCHLD ignored (or SA_NOCLDWAIT) the kernel would drop exited children's CPU time: refused."""
+    code = ("import signal\ndef f(x):\n    try:\n        signal.signal(signal.SIGCHLD, signal.SIG_IGN)\n"
+            "    except OSError as exc:\n        return exc.errno\n    return 0\n")
+    result, = with_controls(executor, call_job(code, tests=((1,),)))
+    assert result.tests[0].value == 1, result   # EPERM
 
 
 def test_the_wall_cap_cannot_be_stretched(executor):

@@ -99,3 +99,24 @@ def test_odd_grade_details_do_not_break_a_record(tmp_path):
     grade = Grade(False, "wrong_answer", "x", {"got": 10 ** 5000, "value": float("nan")})
     stored = json.loads(record_line({"grade_details": grade.details}))["grade_details"]["got"]
     assert int(stored.strip("<int >"), 16) == 10 ** 5000
+
+
+def test_a_cached_reference_is_believed_only_when_its_hashes_match(tmp_path, monkeypatch):
+    """The evalplus cache: JSON (never code) read through the plain-data decoder, used only when the hash of its
+    source and of its payload match; anything else is recomputed."""
+    from kateval.tasks.reference import ReferenceCache, source_key
+
+    monkeypatch.setenv("KATEVAL_CACHE_DIR", str(tmp_path))
+    cache, key = ReferenceCache("evalplus", enabled=True), source_key("reference", "inputs")
+    cache.put(key, {"expected": [(1, 2), 10 ** 5000], "cpu_s": [0.1]})
+    assert cache.get(key) == {"expected": [(1, 2), 10 ** 5000], "cpu_s": [0.1]}
+    path = tmp_path / "evalplus" / f"{key}.json"
+    stored = json.loads(path.read_text())
+    stored["payload"]["D"][0][1] = [{"T": [1, 3]}]          # an expected value changed, its digest not
+    path.write_text(json.dumps(stored))
+    assert cache.get(key) is None
+    path.write_bytes(b"\x80\x04cos\nsystem\n(S'touch " + str(tmp_path / "ran").encode() + b"'\ntR.")   # a pickle
+    assert cache.get(key) is None and not (tmp_path / "ran").exists()
+    assert cache.get(source_key("another source")) is None
+    (tmp_path / "evalplus").chmod(0o777)                         # writable by others: not used at all
+    assert ReferenceCache("evalplus", enabled=True).enabled is False

@@ -9,7 +9,7 @@ import socket
 import struct
 import time
 
-SCAN_S = 0.02            # once a job has run this long, its processes are listed and measured this often
+SCAN_S = 0.05            # once a job has run this long, its processes are listed and measured this often
 CLOCK_TICKS, PAGE_BYTES = os.sysconf("SC_CLK_TCK"), os.sysconf("SC_PAGE_SIZE")
 
 

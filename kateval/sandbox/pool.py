@@ -206,17 +206,19 @@ class Worker:
             event = server.message(deadline)
             if event.get("job") != job_id:
                 raise WorkerDied(f"sandbox {server.role} answered for another job")
-            if "bulk" in event:
-                for item, raw in split_bulk(event, server.frame(deadline, FLUSH_BYTES + program["output_bytes"])):
-                    budget -= len(raw or b"")
-                    if budget < 0 and "test" in item:
-                        item = {**item, "status": "output_limit", "error": "the job's answers together are too large"}
-                        raw = None
-                    collect_event(collected, job, item, raw)
-                if budget < 0:
-                    server.send({"stop": job_id})
-            elif collect_event(collected, job, event, None):
+            if "bulk" not in event:
+                raise WorkerDied(f"sandbox {server.role} broke the protocol")
+            ended = False
+            for item, raw in split_bulk(event, server.frame(deadline, FLUSH_BYTES + program["output_bytes"])):
+                budget -= len(raw or b"")
+                if budget < 0 and "test" in item:
+                    item = {**item, "status": "output_limit", "error": "the job's answers together are too large"}
+                    raw = None
+                ended = collect_event(collected, job, item, raw) or ended
+            if ended:
                 return collected
+            if budget < 0:
+                server.send({"stop": job_id})
 
     def _check(self, job: ExecJob, message: dict, program: dict[str, Any]) -> ExecResult:
         """The program in the runner, the tests in the judge, a socket between them that only they hold."""

@@ -35,8 +35,9 @@ class Unencodable(Exception):
 
 
 # ---------------------------------------------------------------- frames
-def send_frame(fd, data):
-    view = memoryview(HEADER.pack(len(data)) + data)
+def send_frame(fd, *parts):
+    """Each part as one frame, all in as few writes as the fd takes."""
+    view = memoryview(b"".join(HEADER.pack(len(data)) + data for data in parts))
     while view:
         view = view[os.write(fd, view):]
 

@@ -9,6 +9,10 @@ setns, clone with CLONE_NEW*, mount and the new mount API), System V and POSIX I
 ENOSYS so that the C library falls back to clone, whose flags the filter can see. Any other architecture than
 the one the filter was built for (x32 calls included) is refused.
 
+Changing the disposition of SIGCHLD is refused (EPERM): with SIG_IGN or SA_NOCLDWAIT the kernel discards exited
+children without adding their CPU time to anyone, so the job's CPU could no longer be counted. Every process of a
+job is thus either alive, a zombie, or in the CPU time of the process that reaped it (server.py's accounting).
+
 A job's first process is pid 1 of its own pid namespace, and the kernel drops a SIGKILL or SIGSTOP that a
 namespace's pid 1 is sent from inside it. So that a program that kills itself dies as it would anywhere else,
 sending either of them to pid 0 or 1 kills the sender (harness.py does the same for the catchable signals).
@@ -42,7 +46,7 @@ REFUSED = (
 
 SYSCALLS = {
     "x86_64": {
-        "kill": 62, "rt_sigqueueinfo": 129, "tkill": 200, "tgkill": 234, "rt_tgsigqueueinfo": 297,
+        "rt_sigaction": 13, "kill": 62, "rt_sigqueueinfo": 129, "tkill": 200, "tgkill": 234, "rt_tgsigqueueinfo": 297,
         "shmget": 29, "shmat": 30, "shmctl": 31, "clone": 56, "semget": 64, "semop": 65, "semctl": 66, "shmdt": 67,
         "msgget": 68, "msgsnd": 69, "msgrcv": 70, "msgctl": 71, "ptrace": 101, "syslog": 103, "vhangup": 153,
         "pivot_root": 155, "chroot": 161, "acct": 163, "mount": 165, "umount2": 166, "swapon": 167, "swapoff": 168,
@@ -58,7 +62,7 @@ SYSCALLS = {
         "memfd_secret": 447,
     },
     "aarch64": {
-        "kill": 129, "tkill": 130, "tgkill": 131, "rt_sigqueueinfo": 138, "rt_tgsigqueueinfo": 240,
+        "rt_sigaction": 134, "kill": 129, "tkill": 130, "tgkill": 131, "rt_sigqueueinfo": 138, "rt_tgsigqueueinfo": 240,
         "lookup_dcookie": 18, "umount2": 39, "mount": 40, "pivot_root": 41, "chroot": 51, "vhangup": 58,
         "quotactl": 60, "acct": 89, "unshare": 97, "kexec_load": 104, "init_module": 105, "delete_module": 106,
         "syslog": 116, "ptrace": 117, "reboot": 142, "mq_open": 180, "mq_unlink": 181, "mq_timedsend": 182,
@@ -79,10 +83,20 @@ SYSCALLS = {
 SELF_SIGNALS = (("kill", 0, 1, (0, 1)), ("rt_sigqueueinfo", 0, 1, (0, 1)), ("tkill", 0, 1, (1,)),
                 ("tgkill", 0, 2, (1,)), ("rt_tgsigqueueinfo", 0, 2, (1,)))
 UNCATCHABLE = (9, 19)   # SIGKILL, SIGSTOP
+SIGCHLD = 17
 
 
 def _op(code: int, k: int, jt: int = 0, jf: int = 0) -> bytes:
     return struct.pack("=HBBI", code, jt, jf, k)
+
+
+def _sigchld_disposition(number: int) -> list[bytes]:
+    """rt_sigaction(SIGCHLD, act != NULL, ...) is refused; reading the disposition (act NULL) is not. Assumes the
+    syscall number is in the accumulator; ends in a return when it is rt_sigaction."""
+    body = [_op(LD_W_ABS, 16), _op(JEQ_K, SIGCHLD, 1, 0), _op(RET_K, RET_ALLOW),
+            _op(LD_W_ABS, 24), _op(JEQ_K, 0, 1, 0), _op(RET_K, RET_ERRNO | EPERM),    # act, low word
+            _op(LD_W_ABS, 28), _op(JEQ_K, 0, 0, 1), _op(RET_K, RET_ALLOW), _op(RET_K, RET_ERRNO | EPERM)]
+    return [_op(JEQ_K, number, 0, len(body))] + body
 
 
 def _self_signal(number: int, pid_arg: int, sig_arg: int, pids: tuple[int, ...]) -> list[bytes]:
@@ -115,6 +129,7 @@ def build(machine: str | None = None) -> bytes | None:
     for number in refused:
         body += [_op(JEQ_K, number, 0, 1), deny]
     body += [_op(JEQ_K, table["clone3"], 0, 1), _op(RET_K, RET_ERRNO | ENOSYS)]
+    body += _sigchld_disposition(table["rt_sigaction"])
     for name, pid_arg, sig_arg, pids in SELF_SIGNALS:
         body += _self_signal(table[name], pid_arg, sig_arg, pids)
     # clone: refused when its flags (first argument, low 32 bits) ask for a new namespace.

@@ -89,12 +89,15 @@ class Job:
         if self.queued >= FLUSH_BYTES:
             self.flush()
 
-    def flush(self):
+    def flush(self, end=None):
+        """Send the queued events (and the job's end, when given, last) as one bulk frame and its raw bytes."""
+        if end is not None:
+            self.events.append(end)
+            self.sizes.append(-1)
         if not self.events:
             return
         message = {"job": self.job["id"], "bulk": self.events, "sizes": self.sizes, "raw": True}
-        protocol.send_frame(self.control.fileno(), protocol.dumps(message))
-        protocol.send_frame(self.control.fileno(), b"".join(self.raws))
+        protocol.send_frame(self.control.fileno(), protocol.dumps(message), b"".join(self.raws))
         self.events, self.raws, self.sizes, self.queued = [], [], [], 0
 
     def run(self):
@@ -123,9 +126,8 @@ class Job:
                 os.close(fd)
             if not self.config["namespaces"]:
                 wipe(self.config["scratch"])
-        end.update(job=self.job["id"], cpu_s=round(self.spent, 4), wall_s=round(time.monotonic() - self.started, 4))
-        self.flush()
-        protocol.send_frame(self.control.fileno(), protocol.dumps(end))
+        end.update(cpu_s=round(self.spent, 4), wall_s=round(time.monotonic() - self.started, 4))
+        self.flush(end)
 
     # -- processes
     def start(self, mode, fd_map, stdin=b"", reader=None, calls=None):
@@ -262,6 +264,10 @@ class Job:
         tracker = self.tracker
         if tracker is None:
             return 0.0
+        if tracker.root_status is None:   # first the job's pid 1: in its own pid namespace, that ends them all
+            _signal(tracker.root)
+            select.select([tracker.pidfd], [], [], 0.05)
+            tracker.reap()
         give_up = time.monotonic() + KILL_GIVE_UP_S
         while True:
             targets = tracker.members()
