@@ -282,6 +282,44 @@ HOLDERS = {
             time.sleep(2)
             return held >> 20
     ''',
+    # the same in TCP connections over the loopback whose receiver's window is tiny: the data waits in the
+    # SENDER's write queue
+    "tcp_send_queues_in_sleepers": r'''
+        import os, socket, time
+        def hold(mb):
+            listener = socket.socket()
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(128)
+            held = 0
+            for _ in range(40):
+                fds = []
+                try:
+                    for _ in range(50):
+                        sender = socket.create_connection(listener.getsockname())
+                        receiver, _ = listener.accept()
+                        sender.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8 << 20)
+                        sender.setblocking(False)
+                        try:
+                            while held < (mb << 20):
+                                held += sender.send(b"x" * (1 << 16))
+                        except BlockingIOError:
+                            pass
+                        for sock in (sender, receiver):
+                            fd = sock.detach()
+                            os.set_inheritable(fd, True)
+                            fds.append(fd)
+                except OSError:
+                    break
+                if os.fork() == 0:
+                    os.execv("/bin/sleep", ["sleep", "30"])
+                for fd in fds:
+                    os.close(fd)
+                if held >= (mb << 20):
+                    break
+            time.sleep(2)
+            return held >> 20
+    ''',
     "tmpfs_files": r'''
         import os
         def hold(mb):
