@@ -320,6 +320,35 @@ HOLDERS = {
             time.sleep(2)
             return held >> 20
     ''',
+    # inotify event queues: every instance watching /tmp queues an event (with a 255-byte name) for each file
+    # made and removed there, up to 16384 each: kernel memory of no process
+    "inotify_event_queues": r'''
+        import ctypes, os
+        def hold(mb):
+            libc = ctypes.CDLL(None, use_errno=True)
+            IN_CREATE, IN_DELETE = 0x100, 0x200
+            instances = []
+            for _ in range(128):
+                fd = libc.inotify_init1(os.O_NONBLOCK)
+                if fd < 0 or libc.inotify_add_watch(fd, b".", IN_CREATE | IN_DELETE) < 0:
+                    break
+                instances.append(fd)
+            events = 0
+            for index in range(8192):
+                name = (str(index) + "n" * 255)[:255]
+                try:
+                    open(name, "w").close()
+                    os.unlink(name)
+                except OSError:
+                    break
+                events += 2
+            queued = 0
+            for fd in instances:          # what each queue holds, as read(2) would return it (FIONREAD)
+                size = ctypes.c_int(0)
+                libc.ioctl(fd, 0x541B, ctypes.byref(size))
+                queued += size.value
+            return queued >> 20
+    ''',
     "tmpfs_files": r'''
         import os
         def hold(mb):
