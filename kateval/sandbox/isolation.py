@@ -35,7 +35,7 @@ SYSTEM_PYTHON = "/usr/bin/python3.11"
 SOURCES = ("protocol", "harness", "judge", "pipes", "measure", "spaces", "server")
 BOOTSTRAP = """import json, os, sys, types
 with os.fdopen(int(sys.argv[1]), 'rb') as handle:
-    sources = json.loads(handle.read())
+    config, sources = json.loads(handle.read())
 for package in ('kateval', 'kateval.sandbox'):
     module = types.ModuleType(package)
     module.__path__ = []
@@ -45,7 +45,7 @@ for name, source in sources:
     sys.modules[module.__name__] = module
     setattr(sys.modules['kateval.sandbox'], name, module)
     exec(compile(source, module.__name__, 'exec'), module.__dict__)
-sys.modules['kateval.sandbox.server'].main(json.loads(sys.argv[2]))
+sys.modules['kateval.sandbox.server'].main(config)
 """
 UID_BASE = 2_000_000_000          # far above any real account
 UIDS_PER_PROCESS = 512
@@ -64,9 +64,11 @@ def fresh_uid() -> int:
     return UID_BASE + os.getpid() * UIDS_PER_PROCESS + next(_uid_serial) % UIDS_PER_PROCESS
 
 
-def server_sources() -> bytes:
+def server_payload(config: dict) -> bytes:
+    """What a server reads from its inherited fd: its configuration and the sources of its modules."""
     here = Path(__file__).parent
-    return json.dumps([(name, (here / f"{name}.py").read_text(encoding="utf-8")) for name in SOURCES]).encode()
+    sources = [(name, (here / f"{name}.py").read_text(encoding="utf-8")) for name in SOURCES]
+    return json.dumps([config, sources]).encode()
 
 
 @dataclass(frozen=True)
@@ -136,12 +138,10 @@ def bwrap_args(bwrap: str, role: str) -> list[str]:
     return args
 
 
-def command(isolation: Isolation, role: str, uid: int, scratch: str | None, source_fd: int,
-            control_fd: int) -> tuple[list[str], dict]:
-    """The argv and environment that start one server reading its sources from the inherited `source_fd` and
-    talking to the parent over `control_fd`."""
-    config = isolation.server_config(role, scratch, control_fd)
-    server = [isolation.interpreter, "-I", "-c", BOOTSTRAP, str(source_fd), json.dumps(config)]
+def command(isolation: Isolation, uid: int, scratch: str | None, source_fd: int, role: str) -> tuple[list[str], dict]:
+    """The argv and environment that start one server reading its configuration and sources (server_payload)
+    from the inherited `source_fd`."""
+    server = [isolation.interpreter, "-I", "-c", BOOTSTRAP, str(source_fd)]
     drop = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs"]
     env = {**BASE_ENV, "HOME": scratch or "/tmp"}
     if isolation.level == "bwrap+uid":

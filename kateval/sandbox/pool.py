@@ -27,7 +27,7 @@ from dataclasses import asdict
 from typing import Any
 
 from kateval.sandbox import protocol
-from kateval.sandbox.isolation import Isolation, command, fresh_uid, server_sources
+from kateval.sandbox.isolation import Isolation, command, fresh_uid, server_payload
 from kateval.sandbox.results import Collected, assemble, check_collected, collect_event, split_bulk
 from kateval.sandbox.server import FLUSH_BYTES
 from kateval.types import ExecJob, ExecLimits, ExecResult
@@ -62,9 +62,10 @@ class ServerProcess:
         mine, theirs = socket.socketpair()
         source = os.memfd_create("kateval-sandbox-server", 0)
         try:
-            os.write(source, server_sources())
+            config = self.isolation.server_config(self.role, self.scratch, theirs.fileno())
+            os.write(source, server_payload(config))
             os.lseek(source, 0, os.SEEK_SET)
-            argv, env = command(self.isolation, self.role, self.uid, self.scratch, source, theirs.fileno())
+            argv, env = command(self.isolation, self.uid, self.scratch, source, self.role)
             self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
             self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                          stderr=self.stderr, env=env, cwd="/", start_new_session=True,

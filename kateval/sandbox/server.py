@@ -1,22 +1,24 @@
-"""The sandbox server: one per worker and side, started by the trusted parent inside bubblewrap, where it is pid 1
-of the sandbox's pid namespace. Standard library only (the parent hands the sources over an inherited fd).
+"""The sandbox server: one per worker and side, started by the trusted parent inside bubblewrap. Standard library
+only (the parent hands the sources over an inherited fd).
 
 Two roles, one program:
-  runner  runs programs (the model's). Each job runs in a freshly forked process that enters new mount, IPC and
-          UTS namespaces with a size-capped /tmp of its own, drops every capability and runs under the seccomp
-          filter before the program's first line (harness.enter_job). When the job ends, every process in the
-          sandbox but the server is killed, so its namespaces, /tmp, IPC objects and mounts go with it: the next
-          job starts from the state the first one did.
+  runner  runs programs (the model's). It first makes user, pid and mount namespaces of its own (spaces.py), in
+          which it is pid 1. Each job's process is then pid 1 of a fresh pid namespace, enters fresh mount, IPC
+          and UTS namespaces with its own size-capped /tmp and /proc, drops every capability and runs under the
+          seccomp filter before the program's first line (harness.enter_job). When the job ends its processes are
+          killed and its namespaces, files, IPC objects and mounts go with them: the next job starts from the
+          state the first one did.
   judge   runs only the data's code, never a program: reference solutions (their outputs become expected
-          values) and test code (judge.py), which reaches the program through a socket to the runner.
+          values) in forked children, and test code (judge.py) in its own process, which reaches the program
+          through a socket to the runner.
 
-TRUSTED / UNTRUSTED: the server is trusted and runs no program code. A job's processes cannot signal it (the
-kernel drops signals sent to a namespace's pid 1 from inside), trace it or read its memory (it is not dumpable;
-the filter refuses ptrace), and share nothing with it but pipes, which it reads without blocking into buffers of
-bounded size. It enforces the limits: CPU time summed over every process of the job (live ones read from /proc,
-finished ones from their rusage), a wall-clock deadline fixed when the job starts, resident memory of all the
-job's processes plus what its /tmp holds, and output caps. It answers the parent with a stream of frames: one per
-test and one at the end; a program's answer is passed on as raw bytes for the parent to decode.
+TRUSTED / UNTRUSTED: the server is trusted and runs no program code. A job cannot address it at all (it is in
+another pid namespace), trace it or read its memory (it is not dumpable; the filter refuses ptrace), and shares
+nothing with it but pipes, which it reads without blocking into buffers of bounded size (pipes.py). It enforces
+the limits (measure.py): CPU time summed over every process of the job, a wall-clock deadline fixed when the job
+starts, memory (resident memory of all the job's processes, its /tmp, its sockets' buffers) and output caps. It
+answers the parent with bulk frames of events (one per test, the job's end last); a program's answer is passed on
+as raw bytes for the parent to decode.
 """
 import gc
 import json
