@@ -349,6 +349,40 @@ HOLDERS = {
                 queued += size.value
             return queued >> 20
     ''',
+    # /tmp and memory of processes that made themselves undumpable (their /proc/<pid>/root and maps close)
+    "undumpable_tmpfs_and_heap": r'''
+        import ctypes, os, time
+        def hold(mb):
+            ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)            # PR_SET_DUMPABLE 0, inherited by children
+            held = 0
+            try:
+                with open("hold.bin", "wb") as handle:
+                    while held < mb:
+                        handle.write(b"x" * (1 << 20))
+                        handle.flush()
+                        held += 1
+            except OSError:
+                pass
+            done_r, done_w = os.pipe()
+            for _ in range(6):
+                if os.fork() == 0:
+                    try:
+                        block = bytearray(90 << 20)
+                        for index in range(0, len(block), 4096):
+                            block[index] = 1
+                        os.write(done_w, b"+")
+                    except MemoryError:
+                        pass
+                    time.sleep(30)
+                    os._exit(0)
+            os.close(done_w)
+            time.sleep(2)
+            os.set_blocking(done_r, False)
+            try:
+                return held + 90 * len(os.read(done_r, 64))
+            except BlockingIOError:
+                return held
+    ''',
     "tmpfs_files": r'''
         import os
         def hold(mb):
@@ -516,6 +550,10 @@ ACCOUNTING = code(r'''
         read_end, write_end = os.pipe()
         if how in ("auto_reaped_children", "tiny_auto_reaped_children"):
             _discard_children()
+        if how == "undumpable_processes":      # /proc/<pid>/... of an undumpable process is closed to its uid
+            import ctypes
+            ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)
+            _burn(0.6)
         started = 0
         if how == "tiny_auto_reaped_children":     # each lives a few ms: between two looks of any sampler
             while started < 200:
@@ -567,7 +605,7 @@ ACCOUNTING = code(r'''
 
 
 @pytest.mark.parametrize("how", ["auto_reaped_children", "tiny_auto_reaped_children", "waited_children",
-                                 "orphaned_grandchildren", "exec_subprocesses", "threads"])
+                                 "orphaned_grandchildren", "exec_subprocesses", "threads", "undumpable_processes"])
 def test_the_sandbox_counts_every_cpu_second_of_the_job(how, sandbox):
     """Independent of how loaded the machine is: the CPU time the sandbox reports for a job (what its limits are
     checked against) is at least what the job's processes measured for themselves."""
