@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from redteam import LIMITS, code, fenced
@@ -176,3 +177,28 @@ def test_a_run_of_odd_samples_finishes_and_resumes(tasks, data_dir, tmp_path):
     score_file(samples, out, data_dir=str(data_dir), workers=1, exec_limits=LIMITS, show_progress=False)
     assert (out / "samples.jsonl").read_bytes() == stored
     assert len(stored.splitlines()) == len(lines)
+    # and what reads the store afterwards (the report) takes every one of those records
+    report = cli("report", str(out), "--out", str(tmp_path / "report"), "--no-progress")
+    assert report.returncode == 0, report.stderr[-2000:]
+
+
+def cli(*args: str):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    return subprocess.run([sys.executable, "-m", "kateval", *args], capture_output=True, text=True, timeout=600,
+                          check=False, cwd=repo, env={**os.environ, "PYTHONPATH": str(repo)})
+
+
+def test_kateval_score_command_takes_the_worst_samples(tasks, data_dir, tmp_path):
+    """The command line, as a user runs it: exit status 0, one record per line."""
+    names = ["surrogate_in_completion", "returns_int_over_4300_digits", "prints_snan", "returns_lone_surrogate",
+             "nasty_frames_on_every_fd"]
+    samples = tmp_path / "samples.jsonl"
+    _, expect = samples_file(samples, names, tasks)
+    done = cli("score", str(samples), "--out", str(tmp_path / "run"), "--data-dir", str(data_dir), "--workers", "1",
+               "--no-progress")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert check_run(tmp_path / "run", expect) == []
