@@ -38,13 +38,33 @@ def marker() -> str:
     return "krt" + uuid.uuid4().hex[:9]
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Remember how each phase of a test went: a worker is reused only after a test that passed."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"redteam_{report.when}", report)
+
+
+@pytest.fixture(scope="module")
+def worker_holder():
+    holder = {"executor": None}
+    yield holder
+    if holder["executor"] is not None:
+        holder["executor"].close()
+
+
 @pytest.fixture()
-def sandbox(marker):
-    """One worker: the attack and every control after it run on the same worker."""
-    executor = make_executor(workers=1, limits=LIMITS)
-    try:
-        yield executor
-    finally:
-        executor.close()
+def sandbox(worker_holder, marker, request):
+    """One worker: the attack and every control after it run on the same worker. The worker is kept for the
+    next test of the module only when this test passed (its controls and probes found the worker sound);
+    after a failure the next test starts a fresh one, so one hole is not reported twice."""
+    if worker_holder["executor"] is None:
+        worker_holder["executor"] = make_executor(workers=1, limits=LIMITS)
+    yield worker_holder["executor"]
+    call = getattr(request.node, "redteam_call", None)
+    if call is None or not call.passed:
+        worker_holder["executor"].close()
+        worker_holder["executor"] = None
     left = wait_gone(marker)
-    assert not left, f"processes the attack started outlived the executor: {left}"
+    assert not left, f"processes the attack started outlived its job: {left}"

@@ -9,8 +9,10 @@ import os
 import pytest
 from redteam import LIMITS, code, fenced
 
+from kateval.completions_io import good_completions
+from kateval.grading import grade_completions
 from kateval.scoring import score_file
-from kateval.store import iter_records
+from kateval.store import RunStore, iter_records
 from kateval.types import STATUSES
 
 HE_WRONG = "def has_close_elements(numbers, threshold):\n    return False\n"
@@ -145,13 +147,17 @@ def check_run(out, expect) -> list[str]:
 
 
 @pytest.mark.parametrize("name", sorted(ODD_SAMPLES))
-def test_one_odd_sample_is_one_record(name, tasks, data_dir, tmp_path):
+def test_one_odd_sample_is_one_record(name, tasks, sandbox, tmp_path):
+    """What `kateval score` does with one batch (grade it, append its records to the store), on one worker:
+    the odd sample, then a right and a wrong control of the same problem."""
     samples = tmp_path / "samples.jsonl"
     _, expect = samples_file(samples, [name], tasks)
-    out, bad = score_file(samples, tmp_path / "run", data_dir=str(data_dir), workers=1, exec_limits=LIMITS,
-                          show_progress=False)
+    completions, bad = good_completions(samples)
     assert bad == 0
-    assert check_run(out, expect) == []
+    store = RunStore(tmp_path / "run")
+    store.run_dir.mkdir()
+    store.append(grade_completions(tasks[completions[0].task], completions, None, sandbox))
+    assert check_run(store.run_dir, expect) == []
 
 
 def test_a_sample_that_kills_every_worker_is_graded_and_the_run_goes_on(tasks, data_dir, tmp_path):
