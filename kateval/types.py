@@ -159,7 +159,11 @@ class ExecJob:
     kind="stdio":  `code` as __main__ with each string of `tests` on stdin; stdout comes back as text.
     kind="check":  `code` runs in the sandbox; `trusted_code` and then each statement of `tests` (asserts,
                    `check(f)`) run in a separate judge process, where `entry_point` and `names` are handles that
-                   call into the program with plain data. A test is ok when it ran to the end there.
+                   call into the program with plain data. A test is ok when it ran to the end there. `plan`, the
+                   calls the tests made of the reference solution, lets the program answer them in one batch for
+                   the judge to replay (the result is the live one; any other call runs the tests live). With
+                   `trusted=True`, `code` is the data's own solution, run in the judge to record that plan (each
+                   outcome's value).
     """
     kind: Literal["call", "stdio", "check"]
     code: str
@@ -170,6 +174,7 @@ class ExecJob:
     trusted_code: str = ""
     names: tuple[str, ...] = ()
     trusted: bool = False
+    plan: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -109,8 +109,8 @@ def test_grade_batch_hands_all_programs_to_the_executor_at_once(executor):
         items.append((problem, parse_output(text), Completion("humaneval", problem.problem_id, 0, text, None, "stop")))
     grades = adapter.grade_batch(items, executor)
     assert [g.correct for g in grades] == [True, False, True]
-    reference_run, programs = executor.calls   # the reference solution first (time limits), then one batch
-    assert len(reference_run) == 1 and len(programs) == 3
+    reference_run, programs = executor.calls   # the reference solution first (time limits, plan), then one batch
+    assert [job.trusted for job in reference_run] == [False, True] and len(programs) == 3
 
 
 def test_reference_answer_is_one_fenced_block_that_passes(executor):

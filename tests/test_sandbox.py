@@ -240,3 +240,55 @@ def test_weak_levels_wipe_the_scratch_dir_whatever_was_left(tmp_path):
     (scratch / "link").symlink_to("/etc/passwd")
     wipe(str(scratch))
     assert list(scratch.iterdir()) == [] and Path("/etc/passwd").exists()
+
+
+def recorded_plan(executor, reference, trusted_code, entry="f"):
+    record = run_one(executor, ExecJob("check", reference, ("check(f)",), entry, trusted_code=trusted_code,
+                                       trusted=True))
+    assert record.status == "completed" and record.tests[0].status == "ok", record
+    return record.tests[0].value
+
+
+REPLAYS = {
+    # the check's next argument depends on the program's answer: a wrong program makes it ask another call
+    "arguments from answers": ("def check(f):\n    x = f(1)\n    assert f(x) == 3\n",
+                               "def f(x):\n    return x + 1\n", "def f(x):\n    return x + 5\n"),
+    # the program's exception caught by the check, which goes on
+    "exception caught": ("def check(f):\n    try:\n        f(0)\n        assert False\n    except ValueError:\n"
+                         "        pass\n    assert f(2) == 4\n",
+                         "def f(x):\n    if x == 0:\n        raise ValueError\n    return 2 * x\n",
+                         "def f(x):\n    return 2 * x\n"),
+    # an object of the program's: its truth value is asked live
+    "object's truth value": ("def check(f):\n    assert f(1)\n    assert not f(0)\n",
+                             "def f(x):\n    return x > 0\n",
+                             "class A:\n    def __init__(self, x):\n        self.x = x\n"
+                             "    def __bool__(self):\n        return self.x == 0\ndef f(x):\n    return A(x)\n"),
+    # stateful: the calls reach one process in the same order either way
+    "state across calls": ("def check(f):\n    assert [f(1), f(1), f(1)] == [1, 2, 3]\n",
+                           "n = [0]\ndef f(x):\n    n[0] += x\n    return n[0]\n",
+                           "def f(x):\n    return x\n"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REPLAYS))
+def test_a_replayed_check_gives_the_live_verdict(executor, name):
+    """With a plan, a check is replayed on the program's batch of answers; wherever the tests would ask for
+    anything else it runs live. Either way the verdict is the live one."""
+    from dataclasses import replace
+
+    trusted_code, right, wrong = REPLAYS[name]
+    plan = recorded_plan(executor, right, trusted_code)
+    assert plan, name
+    for program, passes in ((right, True), (wrong, False)):
+        job = ExecJob("check", program, ("check(f)",), "f", trusted_code=trusted_code, plan=plan)
+        replayed, live = executor.run([job, replace(job, plan=None)])
+        assert [t.status for t in replayed.tests] == [t.status for t in live.tests], (name, replayed, live)
+        assert (replayed.tests[0].status == "ok") is passes, (name, program, replayed)
+
+
+def test_no_plan_is_recorded_where_the_tests_use_program_objects(executor):
+    trusted_code = "p = Pair(1, 2)\ndef check(f):\n    assert f(p) == 3\n"
+    reference = "class Pair:\n    def __init__(self, a, b):\n        self.a, self.b = a, b\ndef f(p):\n    return p.a + p.b\n"
+    record = run_one(executor, ExecJob("check", reference, ("check(f)",), "f", trusted_code=trusted_code,
+                                       names=("Pair",), trusted=True))
+    assert record.tests[0].status == "ok" and record.tests[0].value is None, record

@@ -93,6 +93,8 @@ REFUSED = ("import ctypes, ctypes.util, os, errno\nlibc = ctypes.CDLL(None, use_
            "        'ptrace': attempt(lambda: libc.ptrace(16, 1, 0, 0)),\n"
            "        'io_uring_setup': attempt(lambda: libc.syscall(425, 4, ctypes.create_string_buffer(120))),\n"
            "        'dev_shm': attempt(lambda: os.open('/dev/shm/kateval', os.O_CREAT | os.O_WRONLY)),\n"
+           "        'inotify_init1': attempt(lambda: libc.inotify_init1(0)),\n"
+           "        'netlink': attempt(lambda: __import__('socket').socket(16, 2, 0) and 0),\n"
            "    }\n")
 
 
@@ -163,18 +165,26 @@ def test_memory_in_tmp_and_in_children_counts(executor):
                     "    hog = b'y' * (50 << 20)\n    more = b'z' * (30 << 20)\n    time.sleep(30)\n")
     children = ("import os, time\ndef f(x):\n    for _ in range(6):\n        if os.fork() == 0:\n"
                 "            hog = b'x' * (40 << 20)\n            time.sleep(30)\n    time.sleep(30)\n")
-    in_sockets = ("import os, socket, time\ndef f(x):\n    for _ in range(8):\n        held, socks = 0, []\n"
-                  "        while held < (24 << 20):\n            a, b = socket.socketpair()\n"
+    in_sockets = ("import os, socket, time\ndef f(x):\n    for _ in range(16):\n        held, socks = 0, []\n"
+                  "        while held < (12 << 20):\n            a, b = socket.socketpair()\n"
                   "            a.setblocking(False)\n            try:\n                while True:\n"
                   "                    held += a.send(b'x' * 65536)\n            except BlockingIOError:\n"
                   "                pass\n            socks += [a, b]\n"
                   "        if os.fork() == 0:\n            time.sleep(30)\n"
                   "        for s in socks:\n            s.close()\n    time.sleep(30)\n")
-    in_tmp, in_children, buffered = with_controls(executor, check_job(tmp_and_heap, limits=limits),
-                                                  check_job(children, limits=limits),
-                                                  check_job(in_sockets, limits=limits))
+    tcp_queues = ("import socket, time\ndef f(x):\n    server = socket.create_server(('127.0.0.1', 0))\n    held = []\n"
+                  "    for _ in range(40):\n        c = socket.socket()\n"
+                  "        c.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8 << 20)\n"
+                  "        c.connect(server.getsockname())\n        s, _ = server.accept()\n"
+                  "        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)\n        c.setblocking(False)\n"
+                  "        try:\n            while True:\n                c.send(b'x' * 65536)\n"
+                  "        except BlockingIOError:\n            pass\n        held += [c, s]\n    time.sleep(30)\n")
+    in_tmp, in_children, buffered, queued = with_controls(executor, check_job(tmp_and_heap, limits=limits),
+                                                          check_job(children, limits=limits),
+                                                          check_job(in_sockets, limits=limits),
+                                                          check_job(tcp_queues, limits=limits))
     assert in_tmp.status == "memory" and in_children.status == "memory", (in_tmp, in_children)
-    assert buffered.status == "memory", buffered   # kernel buffers of unread sockets count too
+    assert buffered.status == "memory" and queued.status == "memory", (buffered, queued)   # kernel socket buffers
     shm = ("import ctypes, mmap, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
            "def f(x):\n    return [libc.shmget(0, 1 << 30, 0o1600), libc.syscall(319, b'x', 0)]\n")   # memfd_create
     blocked, = with_controls(executor, call_job(shm, tests=((1,),)))

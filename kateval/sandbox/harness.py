@@ -1,7 +1,7 @@
 """What runs in a job's own process: entering the job's isolation, loading a program, answering calls, or running
 it as __main__ for a stdio test. Standard library only (handed to the sandbox servers as source).
 
-TRUSTED / UNTRUSTED: enter_job() runs before any program code (it is the server's code, in the freshly forked
+TRUSTED / UNTRUSTED: JobSetup.enter() runs before any program code (it is the server's code, in the freshly forked
 child); from the moment load() executes the program, everything in this process belongs to the program. The
 process then holds nothing of value: no test code, no expected output, no secret, and its only channels are the
 call pipe (it receives arguments) and the reply pipe (it sends values). A reply is just the program's answer:
@@ -30,6 +30,9 @@ CAPSET = {"x86_64": 126, "aarch64": 91}
 CAP_VERSION_3 = 0x20080522
 SIGKILL = 9
 CALL_FD, REPLY_FD = 3, 4
+# Per process. With the process limit it also bounds the kernel memory a job can hold through descriptors the
+# server does not measure (pipe buffers, epoll watches).
+OPEN_FILES = 128
 ERROR_CHARS = 500
 
 
@@ -63,34 +66,57 @@ def ensure(result, what):
 
 
 # ---------------------------------------------------------------- isolation (server code, before the program)
-def enter_job(config, limits, fds):
-    """In the freshly forked child (pid 1 of a pid namespace of its own): move the job's pipes to fds 0-4, give it
-    fresh mount, IPC and UTS namespaces with a size-capped /tmp and a /proc of its own (freed with the job),
-    apply rlimits, drop every capability and install the seccomp filter. `fds` maps a target fd number to the
-    fd holding it."""
-    libc = load_libc()
-    ensure(libc.prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), "pdeathsig")
-    if not config["pidns"]:
-        os.setsid()   # the weak levels find (and kill) a job's processes by its session
-    _move_fds(fds)
-    if config["namespaces"]:
-        ensure(libc.unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS), "unshare")
-        ensure(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make mounts private")
-        options = f"size={config['tmpfs_bytes']},mode=1777,nr_inodes=16384".encode()
-        ensure(libc.mount(b"tmpfs", b"/tmp", b"tmpfs", MS_NOSUID | MS_NODEV, options), "mount /tmp")
-        mount_proc(libc)   # the job is pid 1 of its own pid namespace: its /proc shows its own processes only
-        os.chdir("/tmp")
-    else:
-        os.chdir(config["scratch"])
-    set_limits(limits, config)
-    # The server is not dumpable and a forked child inherits that; the program's own /proc files (its fds, its
-    # memory) are its own business, and the server measures its /tmp through /proc/<pid>/root.
-    ensure(libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0), "dumpable")
-    if config["namespaces"]:
-        _drop_capabilities(libc)
-        _die_of_fatal_signals()
-    if config.get("seccomp"):
-        _install_seccomp(libc, bytes.fromhex(config["seccomp"]))
+class JobSetup:
+    """Entering a job's isolation, prepared once in the server before any fork (the libc calls, the capability
+    and seccomp structures, the mount options, the signal handlers): a forked child then makes a few prepared
+    calls and so touches, and copies, as little of the server's memory as it can."""
+
+    def __init__(self, config):
+        self.config, libc = config, load_libc()
+        self.prctl, self.unshare, self.mount, self.syscall = libc.prctl, libc.unshare, libc.mount, libc.syscall
+        self.tmpfs_options = f"size={config['tmpfs_bytes']},mode=1777,nr_inodes=16384".encode()
+        self.cap_header, self.cap_data = CapHeader(CAP_VERSION_3, 0), (CapData * 2)()
+        self.capset = CAPSET.get(os.uname().machine)
+        program = bytes.fromhex(config["seccomp"]) if config.get("seccomp") else b""
+        self.filter = ctypes.create_string_buffer(program, len(program))
+        self.fprog = SockFprog(len(program) // 8, ctypes.cast(self.filter, ctypes.c_void_p))
+        if config["namespaces"]:
+            die_of_fatal_signals()   # inherited by every child
+
+    def enter(self, limits, fds):
+        """In the freshly forked child (pid 1 of a pid namespace of its own): move the job's pipes to fds 0-4,
+        give it fresh mount, IPC and UTS namespaces with a size-capped /tmp and a /proc of its own (freed with
+        the job), apply rlimits, drop every capability and install the seccomp filter. `fds` maps a target fd
+        number to the fd holding it."""
+        config = self.config
+        ensure(self.prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), "pdeathsig")
+        if not config["pidns"]:
+            os.setsid()   # the weak levels find (and kill) a job's processes by its session
+        _move_fds(fds)
+        if config["namespaces"]:
+            ensure(self.unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS), "unshare")
+            ensure(self.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make mounts private")
+            ensure(self.mount(b"tmpfs", b"/tmp", b"tmpfs", MS_NOSUID | MS_NODEV, self.tmpfs_options), "mount /tmp")
+            mount_proc(self.mount)   # the job is pid 1 of its own pid namespace: its /proc shows its own only
+            os.chdir("/tmp")
+        else:
+            os.chdir(config["scratch"])
+        set_limits(limits, config)
+        # The server is not dumpable and a forked child inherits that; the program's own /proc files (its fds,
+        # its memory) are its own business, and the server measures its /tmp through /proc/<pid>/root.
+        ensure(self.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0), "dumpable")
+        if config["namespaces"]:
+            self._drop_capabilities()
+        if self.fprog.len:
+            ensure(self.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+            ensure(self.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(self.fprog), 0, 0), "seccomp")
+
+    def _drop_capabilities(self):
+        """No capability survives into the program, nor into anything it executes (none may be ambient)."""
+        ensure(self.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), "clear ambient capabilities")
+        if self.capset is None:
+            raise OSError("no capset syscall number for this architecture")
+        ensure(self.syscall(self.capset, ctypes.byref(self.cap_header), self.cap_data), "capset")
 
 
 # Signals whose default action ends a process. A job's first process is pid 1 of its pid namespace, to which the
@@ -100,7 +126,7 @@ FATAL_SIGNALS = ("SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM"
                  "SIGTRAP", "SIGSYS", "SIGIO", "SIGPWR", "SIGSTKFLT")
 
 
-def _die_of_fatal_signals():
+def die_of_fatal_signals():
     for name in FATAL_SIGNALS:
         number = getattr(signal, name, None)
         if number is not None:
@@ -113,8 +139,7 @@ def _die(number, frame):
 
 def enter_trusted(config, limits, fds):
     """The judge's child (the data's own code only): its pipes, rlimits and scratch directory."""
-    libc = load_libc()
-    ensure(libc.prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), "pdeathsig")
+    ensure(load_libc().prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), "pdeathsig")
     if not config["pidns"]:
         os.setsid()
     _move_fds(fds)
@@ -122,17 +147,20 @@ def enter_trusted(config, limits, fds):
     set_limits(limits, config)
 
 
-def mount_proc(libc):
-    ensure(libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None), "mount /proc")
+def mount_proc(mount):
+    ensure(mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None), "mount /proc")
 
 
 def _move_fds(fds):
-    """Place each source fd at its target number (sources may collide with targets), close everything else."""
-    moved = {target: fcntl.fcntl(source, fcntl.F_DUPFD, 1000) for target, source in fds.items()}
-    for target, temporary in moved.items():
-        os.dup2(temporary, target)
-    os.closerange(max(fds) + 1 if fds else 0, 1 << 16)
-    for target in range(max(fds) + 1 if fds else 0):
+    """Place each source fd at its target number, close everything else. Sources above every target (the usual
+    case) are moved directly; otherwise through temporary numbers, as sources may collide with targets."""
+    highest = max(fds) if fds else -1
+    if min(fds.values(), default=highest + 1) <= highest:
+        fds = {target: fcntl.fcntl(source, fcntl.F_DUPFD, 1000) for target, source in fds.items()}
+    for target, source in fds.items():
+        os.dup2(source, target)
+    os.closerange(highest + 1, 1 << 16)
+    for target in range(highest + 1):
         if target not in fds:
             try:
                 os.close(target)
@@ -144,29 +172,11 @@ def set_limits(limits, config):
     memory = limits["memory_mb"] << 20
     cpu = int(limits["cpu_s"]) + 2
     caps = [(resource.RLIMIT_AS, memory), (resource.RLIMIT_CPU, cpu), (resource.RLIMIT_CORE, 0),
-            (resource.RLIMIT_FSIZE, config["file_bytes"]), (resource.RLIMIT_NOFILE, 256)]
+            (resource.RLIMIT_FSIZE, config["file_bytes"]), (resource.RLIMIT_NOFILE, OPEN_FILES)]
     if config.get("nproc"):
         caps.append((resource.RLIMIT_NPROC, config["nproc"]))
     for which, value in caps:
         resource.setrlimit(which, (value, value))
-
-
-def _drop_capabilities(libc):
-    """No capability survives into the program, nor into anything it executes (bwrap keeps the server's ones
-    as ambient capabilities, so those go too)."""
-    ensure(libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), "clear ambient capabilities")
-    header, data = CapHeader(CAP_VERSION_3, 0), (CapData * 2)()
-    number = CAPSET.get(os.uname().machine)
-    if number is None:
-        raise OSError("no capset syscall number for this architecture")
-    ensure(libc.syscall(number, ctypes.byref(header), data), "capset")
-
-
-def _install_seccomp(libc, program):
-    buffer = ctypes.create_string_buffer(program, len(program))
-    fprog = SockFprog(len(program) // 8, ctypes.cast(buffer, ctypes.c_void_p))
-    ensure(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
-    ensure(libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0), "seccomp")
 
 
 # ---------------------------------------------------------------- the program
@@ -227,7 +237,8 @@ class Server:
             request = json.loads(frame)
             if request["op"] == "calls":   # a call job: every test's arguments at once, answered in turn
                 for args in request["args"]:
-                    self.answer({"op": "call", "target": request["target"], "args": args})
+                    self.answer({"op": "call", "target": request["target"], "args": args,
+                                 "handles": request.get("handles", False)})
             else:
                 self.answer(request)
 

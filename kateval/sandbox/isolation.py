@@ -32,7 +32,7 @@ from kateval.sandbox import seccomp
 
 SYSTEM_PYTHON = "/usr/bin/python3.11"
 # the modules handed to a sandbox server, in import order
-SOURCES = ("protocol", "harness", "judge", "pipes", "measure", "spaces", "server")
+SOURCES = ("protocol", "harness", "judge", "plans", "pipes", "measure", "spaces", "server")
 BOOTSTRAP = """import json, os, sys, types
 with os.fdopen(int(sys.argv[1]), 'rb') as handle:
     config, sources = json.loads(handle.read())
@@ -107,7 +107,7 @@ class Isolation:
                 "uid": "a fresh unprivileged uid per server" if self.own_uid else "the caller's",
                 "network": "none" if strong else "host",
                 "host_files": "none; /usr and three /etc files read-only" if strong else "what the worker uid may read",
-                "rlimits": {"file_bytes": FILE_BYTES, "open_files": 256,
+                "rlimits": {"file_bytes": FILE_BYTES, "open_files": 128,
                             "processes": NPROC if self.own_uid or strong else None,
                             "address_space": "memory_mb", "cpu_s": "job CPU limit + 2"},
                 "job_memory": "resident memory of all the job's processes plus its /tmp, 2 x memory_mb" if strong

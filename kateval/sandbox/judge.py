@@ -35,6 +35,10 @@ class CandidateError(Exception):
     """An exception the program raised that has no builtin counterpart here."""
 
 
+class Diverged(BaseException):
+    """A replay met a call the recorded plan does not hold: the job is run again against the live program."""
+
+
 class JudgeTimeout(BaseException):
     """The data's test code ran past the judge's own deadline (a fault of the judge, not of the program)."""
 
@@ -101,14 +105,11 @@ class Channel:
     def loaded(self):
         """None when the program loaded, else its load error (text, and whether it was a MemoryError)."""
         kind, body = self.receive()
-        load = self._message(body) if kind == b"l" else None
-        if type(load) is not dict or type(load.get("ok")) is not bool:
-            raise CandidateLost("the program's load report is malformed")
-        if load["ok"]:
-            return None
-        error = load.get("error")
-        return {"error": _error_text(error) if _is_error(error) else "load failed",
-                "memory": load.get("memory") is True}
+        try:
+            load = json.loads(body) if kind == b"l" else None
+        except (ValueError, RecursionError):
+            load = None
+        return load_failure(load)
 
     @staticmethod
     def encode(value):
@@ -117,6 +118,14 @@ class Channel:
         except protocol.Unencodable as exc:
             raise TypeError(f"cannot pass this to the program: {exc}") from None
 
+    @staticmethod
+    def summary():
+        return {}
+
+    def names(self, names):
+        """The program's values (handles, or plain data) for the names asked for."""
+        return self.request({"op": "globals", "names": names}) if names else {}
+
     def request(self, message):
         message["handles"] = True
         try:
@@ -124,24 +133,33 @@ class Channel:
         except OSError as exc:
             raise CandidateLost(f"the program stopped answering ({exc})") from None
         kind, body = self.receive()
-        if kind == b"v":
-            try:
-                return self.decode(self._message(body))
-            except ValueError as exc:
-                raise CandidateLost(f"the program answered with something that is not plain data ({exc})") from None
-        if kind == b"e":
-            error = self._message(body)
-            if not _is_error(error):
-                raise CandidateLost("the program's error report is malformed")
-            raise_program_error(*error)
-        raise CandidateLost("the program's answer is malformed")
+        return read_answer(kind, body, self.decode)
 
-    @staticmethod
-    def _message(body):
+
+def read_answer(kind, body, decode):
+    """The value a program's answer frame holds (strictly decoded), or its exception raised here."""
+    try:
+        message = json.loads(body)
+    except (ValueError, RecursionError):
+        raise CandidateLost("the program's answer is not readable") from None
+    if kind == b"v":
         try:
-            return json.loads(body)
-        except (ValueError, RecursionError):
-            raise CandidateLost("the program's answer is not readable") from None
+            return decode(message)
+        except ValueError as exc:
+            raise CandidateLost(f"the program answered with something that is not plain data ({exc})") from None
+    if kind == b"e" and _is_error(message):
+        raise_program_error(*message)
+    raise CandidateLost("the program's answer is malformed")
+
+
+def load_failure(load):
+    """None when a load report says the program loaded, else its error (text, and whether it was MemoryError)."""
+    if type(load) is not dict or type(load.get("ok")) is not bool:
+        raise CandidateLost("the program's load report is malformed")
+    if load["ok"]:
+        return None
+    error = load.get("error")
+    return {"error": _error_text(error) if _is_error(error) else "load failed", "memory": load.get("memory") is True}
 
 
 def _reference(value):
@@ -197,16 +215,17 @@ def compiled(source, name):
     return code
 
 
-def judge(job, fd, report, seconds):
+def judge(job, channel, report, seconds):
     """Run one check job here, in the judge server's own process: at most `seconds` (then JudgeTimeout), from the
-    same state every time (the random generator seeded, the interpreter settings and streams put back)."""
+    same state every time (the random generator seeded, the interpreter settings and streams put back). `channel`
+    reaches the program (Channel), or stands in for it (plans.py: a recorded reference, a replay)."""
     import random
     saved = (sys.getrecursionlimit(), sys.stdout, sys.stderr, random.getstate(), os.getcwd())
     random.seed(JOB_SEED)
     previous = signal.signal(signal.SIGALRM, _time_is_up)
     signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.001))
     try:
-        run_check(job, fd, report)
+        run_check(job, channel, report)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
@@ -220,10 +239,9 @@ def _time_is_up(signum, frame):
     raise JudgeTimeout()
 
 
-def run_check(job, fd, report):
+def run_check(job, channel, report):
     """Wait for the program to load, bind the names the tests use to handles, run the data's code (binding the
     handles again after it: a prompt's stub of the entry point must not hide the program's), then each test."""
-    channel = Channel(fd, job["limits"]["output_bytes"])
     namespace = {"__builtins__": builtins}
     try:
         failed = channel.loaded()
@@ -232,7 +250,7 @@ def run_check(job, fd, report):
             return
         report({"load": "ok"})
         names = [name for name in (job["entry_point"], *job["names"]) if name]
-        answer = channel.request({"op": "globals", "names": names}) if names else {}
+        answer = channel.names(names)
         if type(answer) is not dict:
             raise CandidateLost("the program's names came back malformed")
         # Only the names asked for (never a dunder name): the program owns its process and may answer with any
@@ -248,7 +266,7 @@ def run_check(job, fd, report):
     except CandidateLost as lost:
         report({"lost": str(lost)[:ERROR_CHARS]})
         return
-    except (JudgeTimeout, MemoryError):
+    except (JudgeTimeout, MemoryError, Diverged):
         raise
     except BaseException as exc:  # noqa: BLE001 - the setup could not run against this program
         report({"test": 0, "status": "error", "error": "while setting up the tests: " + describe(exc)})
@@ -260,7 +278,7 @@ def run_check(job, fd, report):
         except CandidateLost as lost:
             report({"test": index, "status": "lost", "error": str(lost)[:ERROR_CHARS]})
             return
-        except (JudgeTimeout, MemoryError):
+        except (JudgeTimeout, MemoryError, Diverged):
             raise
         except BaseException as exc:  # noqa: BLE001 - an assert, or the program's exception: the test failed
             report({"test": index, "status": "error", "error": describe(exc)})
@@ -268,4 +286,4 @@ def run_check(job, fd, report):
                 break
             continue
         report({"test": index, "status": "ok"})
-    report({"done": True})
+    report({"done": True, **channel.summary()})

@@ -95,7 +95,9 @@ class Tracker:
 NETLINK_SOCK_DIAG, SOCK_DIAG_BY_FAMILY, NLMSG_ERROR, NLMSG_DONE = 4, 20, 2, 3
 NLM_F_REQUEST, NLM_F_DUMP = 1, 0x300
 UDIAG_SHOW_MEMINFO, UNIX_DIAG_MEMINFO, INET_DIAG_SKMEMINFO = 0x20, 5, 7
-RMEM_ALLOC, WMEM_ALLOC = 0, 2   # offsets (in u32s) into the kernel's sk_meminfo
+# The kernel's sk_meminfo (u32s): what a socket holds, as opposed to its limits (RCVBUF 1, SNDBUF 3, DROPS 8):
+# received, sent and not yet freed, forward-allocated, queued to send, options, backlog.
+HELD = (0, 2, 4, 5, 6, 7)
 
 
 def socket_bytes():
@@ -116,9 +118,9 @@ def _meminfo_total(request, header_bytes, attribute):
     try:
         for message in _dump(request):
             for kind, value in _attributes(message, header_bytes):
-                if kind == attribute and len(value) >= 12:
-                    total += struct.unpack_from("=I", value, 4 * RMEM_ALLOC)[0]
-                    total += struct.unpack_from("=I", value, 4 * WMEM_ALLOC)[0]
+                if kind == attribute:
+                    fields = struct.unpack_from(f"={len(value) // 4}I", value)
+                    total += sum(fields[i] for i in HELD if i < len(fields))
     except OSError:   # no such family here (no IPv6, say): nothing of it to count
         pass
     return total

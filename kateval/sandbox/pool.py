@@ -12,6 +12,7 @@ is retried once; a job that kills a worker twice is graded sandbox_error and the
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import queue
 import select
@@ -23,12 +24,20 @@ import tempfile
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from kateval.sandbox import protocol
 from kateval.sandbox.isolation import Isolation, command, fresh_uid, server_payload
-from kateval.sandbox.results import Collected, assemble, check_collected, collect_event, split_bulk
+from kateval.sandbox.results import (
+    Collected,
+    assemble,
+    assemble_record,
+    check_collected,
+    collect_event,
+    replay_answers,
+    split_bulk,
+)
 from kateval.sandbox.server import FLUSH_BYTES
 from kateval.types import ExecJob, ExecLimits, ExecResult
 
@@ -222,18 +231,49 @@ class Worker:
                 server.send({"stop": job_id})
 
     def _check(self, job: ExecJob, message: dict, program: dict[str, Any]) -> ExecResult:
-        """The program in the runner, the tests in the judge, a socket between them that only they hold."""
+        """The program in the runner, the tests in the judge. With a plan (the calls the tests made of the
+        reference solution), the program answers them in one batch and the judge replays the tests on those
+        answers; a replay that meets any other call is dropped and the tests run again against the live program.
+        A trusted job (the data's own solution) records that plan."""
+        if job.trusted:
+            self.judge.send(self._judge_message(job, message, program, mode="record", code=job.code))
+            return assemble_record(job, self._collect(self.judge, message["id"], job, judge_limits(program)))
+        if job.plan is not None:
+            replayed = self._replay(job, message, program)
+            if replayed is not None:
+                return replayed
+            message = {**message, "id": next(self._ids)}
+        return self._live(job, message, program)
+
+    def _judge_message(self, job: ExecJob, message: dict, program: dict[str, Any], **mode: Any) -> dict:
+        return {**message, "code": "", "tests": list(job.tests), "trusted_code": job.trusted_code,
+                "names": list(job.names), "limits": judge_limits(program), **mode}
+
+    def _live(self, job: ExecJob, message: dict, program: dict[str, Any]) -> ExecResult:
+        """A socket between the program and the judge that only they hold; the judge calls the program live."""
         to_program, to_judge = socket.socketpair()
         try:
             self.runner.send(message, [to_judge.fileno()])
-            self.judge.send({**message, "tests": list(job.tests), "trusted_code": job.trusted_code,
-                             "names": list(job.names), "limits": judge_limits(program)}, [to_program.fileno()])
+            self.judge.send(self._judge_message(job, message, program), [to_program.fileno()])
         finally:
             to_program.close()
             to_judge.close()
         judged = self._collect(self.judge, message["id"], job, judge_limits(program))
         self.runner.send({"stop": message["id"]})
         ran = self._collect(self.runner, message["id"], job, program)
+        return assemble(job, check_collected(judged, ran))
+
+    def _replay(self, job: ExecJob, message: dict, program: dict[str, Any]) -> ExecResult | None:
+        calls = [json.loads(entry) for entry in job.plan]
+        batch = {**program, "per_test_s": program["cpu_s"], "test_wall_s": program["wall_s"]}
+        self.runner.send({**message, "kind": "call", "tests": calls, "handles": True, "stop_on_failure": False,
+                          "limits": batch})
+        ran = self._collect(self.runner, message["id"], replace(job, kind="call", tests=tuple(calls)), batch)
+        self.judge.send(self._judge_message(job, message, program, mode="replay", plan=list(job.plan),
+                                            answers=replay_answers(ran, len(calls)), load=ran.load_report))
+        judged = self._collect(self.judge, message["id"], job, judge_limits(program))
+        if any("diverged" in report for report in judged.reports):
+            return None
         return assemble(job, check_collected(judged, ran))
 
 

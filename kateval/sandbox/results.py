@@ -29,7 +29,8 @@ class Collected:
     wall_s: float = 0.0
     reports: list[dict[str, Any]] = field(default_factory=list)   # a judge's, in order
     premature: bool = False        # the program's process was lost before its job was over
-
+    answers: dict[int, bytes] = field(default_factory=dict)      # a call job's raw answers (for a replay)
+    load_report: Any = None        # the program's own load report, as it wrote it
 
 def _text(value: Any, limit: int = ERROR_CHARS) -> str:
     return value[:limit] if type(value) is str else ""
@@ -95,6 +96,7 @@ def collect_event(collected: Collected, job: ExecJob, event: dict[str, Any], raw
         return True
     if event.get("load") and raw is not None:
         collected.load = load_report(raw)
+        collected.load_report = _raw_load(raw)
     elif event.get("report") and raw is not None:
         try:
             report = protocol.loads(raw)
@@ -106,7 +108,50 @@ def collect_event(collected: Collected, job: ExecJob, event: dict[str, Any], raw
         collected.ended = _text(event.get("error")) + (f"\n{stderr}" if stderr else "")
     elif type(event.get("test")) is int:
         collected.tests[event["test"]] = _test_outcome(job, event, raw)
+        if raw is not None:
+            collected.answers[event["test"]] = raw
     return False
+
+
+def _raw_load(raw: bytes) -> Any:
+    try:
+        return protocol.loads(raw[1:]) if raw[:1] == b"l" else None
+    except ValueError:
+        return None
+
+
+def replay_answers(ran: Collected, count: int) -> list[list[str]]:
+    """What a judge replays, call by call: the program's raw answer (its bytes as latin-1 text, decoded only
+    there), or why there is none (the limit that stopped it, or how its process ended)."""
+    answers = []
+    for index in range(count):
+        if index in ran.answers:
+            answers.append(["raw", ran.answers[index].decode("latin-1")])
+        elif index in ran.tests:
+            outcome = ran.tests[index]
+            answers.append(["lost", f"{outcome.status}: {outcome.error}"])
+        else:
+            answers.append(["lost", ran.error or ran.ended or "the program stopped before this call"])
+    return answers
+
+
+def assemble_record(job: ExecJob, judged: Collected) -> ExecResult:
+    """A trusted check job: how the data's own solution fared on its tests, each outcome holding the plan (the
+    calls the tests made of it, or None when they cannot be replayed)."""
+    if judged.stopped is not None:
+        return ExecResult("sandbox_error", (), judged.error, judged.wall_s)
+    done = [report for report in judged.reports if report.get("done")]
+    plan = done[0].get("plan") if done else None
+    plan = tuple(plan) if type(plan) is list and all(type(call) is str for call in plan) else None
+    outcomes = []
+    for report in judged.reports:
+        if type(report.get("test")) is int:
+            ok = report.get("status") == "ok"
+            outcomes.append(TestOutcome("ok" if ok else "error", plan, None if ok else _text(report.get("error"))))
+        elif report.get("load") == "error" or "setup_error" in report or "lost" in report:
+            return ExecResult("runtime_error", (), _text(report.get("error") or report.get("setup_error")
+                                                         or report.get("lost")), judged.wall_s)
+    return ExecResult("completed", tuple(outcomes), None, judged.wall_s)
 
 
 def _test_outcome(job: ExecJob, event: dict[str, Any], raw: bytes | None) -> TestOutcome:

@@ -2,10 +2,11 @@
 installed by the sandbox server in each job's first process before any program code runs; it is inherited by
 every process the program starts and can never be removed.
 
-What it refuses (EPERM) is what would let a job reach beyond itself or leave something behind: tracing and reading
-other processes (ptrace, process_vm_*, pidfd_getfd, kcmp), kernel keyrings, new namespaces and mounts (unshare,
-setns, clone with CLONE_NEW*, mount and the new mount API), System V and POSIX IPC, memory that no process maps
-(memfd_create, memfd_secret), io_uring, BPF, perf events, userfaultfd, and administration calls. clone3 answers
+What it refuses (EPERM) is what would let a job reach beyond itself, leave something behind or hold memory the
+server cannot measure: tracing and reading other processes (ptrace, process_vm_*, pidfd_getfd, kcmp), kernel
+keyrings, new namespaces and mounts (unshare, setns, clone with CLONE_NEW*, mount and the new mount API), System V
+and POSIX IPC, memory that no process maps (memfd_create, memfd_secret), inotify queues, sockets other than unix
+and IP ones, io_uring, BPF, perf events, userfaultfd, and administration calls. clone3 answers
 ENOSYS so that the C library falls back to clone, whose flags the filter can see. Any other architecture than
 the one the filter was built for (x32 calls included) is refused.
 
@@ -39,14 +40,15 @@ REFUSED = (
     "msgctl", "mq_open", "mq_unlink", "mq_timedsend", "mq_timedreceive", "mq_notify", "mq_getsetattr",
     "memfd_create", "memfd_secret",
     "io_uring_setup", "io_uring_enter", "io_uring_register", "bpf", "perf_event_open", "userfaultfd",
-    "fanotify_init", "name_to_handle_at", "open_by_handle_at", "lookup_dcookie",
+    "fanotify_init", "inotify_init", "inotify_init1", "name_to_handle_at", "open_by_handle_at", "lookup_dcookie",
     "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module", "reboot", "swapon", "swapoff",
     "acct", "quotactl", "quotactl_fd", "syslog", "vhangup", "iopl", "ioperm",
 )
 
 SYSCALLS = {
     "x86_64": {
-        "rt_sigaction": 13, "kill": 62, "rt_sigqueueinfo": 129, "tkill": 200, "tgkill": 234, "rt_tgsigqueueinfo": 297,
+        "rt_sigaction": 13, "kill": 62, "rt_sigqueueinfo": 129, "socket": 41, "socketpair": 53,
+        "inotify_init": 253, "inotify_init1": 294, "tkill": 200, "tgkill": 234, "rt_tgsigqueueinfo": 297,
         "shmget": 29, "shmat": 30, "shmctl": 31, "clone": 56, "semget": 64, "semop": 65, "semctl": 66, "shmdt": 67,
         "msgget": 68, "msgsnd": 69, "msgrcv": 70, "msgctl": 71, "ptrace": 101, "syslog": 103, "vhangup": 153,
         "pivot_root": 155, "chroot": 161, "acct": 163, "mount": 165, "umount2": 166, "swapon": 167, "swapoff": 168,
@@ -62,7 +64,7 @@ SYSCALLS = {
         "memfd_secret": 447,
     },
     "aarch64": {
-        "rt_sigaction": 134, "kill": 129, "tkill": 130, "tgkill": 131, "rt_sigqueueinfo": 138, "rt_tgsigqueueinfo": 240,
+        "rt_sigaction": 134, "socket": 198, "socketpair": 199, "inotify_init1": 26, "kill": 129, "tkill": 130, "tgkill": 131, "rt_sigqueueinfo": 138, "rt_tgsigqueueinfo": 240,
         "lookup_dcookie": 18, "umount2": 39, "mount": 40, "pivot_root": 41, "chroot": 51, "vhangup": 58,
         "quotactl": 60, "acct": 89, "unshare": 97, "kexec_load": 104, "init_module": 105, "delete_module": 106,
         "syslog": 116, "ptrace": 117, "reboot": 142, "mq_open": 180, "mq_unlink": 181, "mq_timedsend": 182,
@@ -84,10 +86,19 @@ SELF_SIGNALS = (("kill", 0, 1, (0, 1)), ("rt_sigqueueinfo", 0, 1, (0, 1)), ("tki
                 ("tgkill", 0, 2, (1,)), ("rt_tgsigqueueinfo", 0, 2, (1,)))
 UNCATCHABLE = (9, 19)   # SIGKILL, SIGSTOP
 SIGCHLD = 17
+SOCKET_FAMILIES = (1, 2, 10)   # AF_UNIX, AF_INET, AF_INET6: the families whose buffers the server can measure
 
 
 def _op(code: int, k: int, jt: int = 0, jf: int = 0) -> bytes:
     return struct.pack("=HBBI", code, jt, jf, k)
+
+
+def _only_families(number: int) -> list[bytes]:
+    """socket() and socketpair() only for SOCKET_FAMILIES (netlink and the rest hold kernel buffers the server
+    cannot see). Assumes the syscall number is in the accumulator; ends in a return when it is `number`."""
+    checks = [_op(JEQ_K, family, len(SOCKET_FAMILIES) - i, 0) for i, family in enumerate(SOCKET_FAMILIES)]
+    body = [_op(LD_W_ABS, 16), *checks, _op(RET_K, RET_ERRNO | EPERM), _op(RET_K, RET_ALLOW)]
+    return [_op(JEQ_K, number, 0, len(body))] + body
 
 
 def _sigchld_disposition(number: int) -> list[bytes]:
@@ -130,6 +141,7 @@ def build(machine: str | None = None) -> bytes | None:
         body += [_op(JEQ_K, number, 0, 1), deny]
     body += [_op(JEQ_K, table["clone3"], 0, 1), _op(RET_K, RET_ERRNO | ENOSYS)]
     body += _sigchld_disposition(table["rt_sigaction"])
+    body += _only_families(table["socket"]) + _only_families(table["socketpair"])
     for name, pid_arg, sig_arg, pids in SELF_SIGNALS:
         body += _self_signal(table[name], pid_arg, sig_arg, pids)
     # clone: refused when its flags (first argument, low 32 bits) ask for a new namespace.

@@ -5,7 +5,7 @@ Two roles, one program:
   runner  runs programs (the model's). It first makes user, pid and mount namespaces of its own (spaces.py), in
           which it is pid 1. Each job's process is then pid 1 of a fresh pid namespace, enters fresh mount, IPC
           and UTS namespaces with its own size-capped /tmp and /proc, drops every capability and runs under the
-          seccomp filter before the program's first line (harness.enter_job). When the job ends its processes are
+          seccomp filter before the program's first line (harness.JobSetup). When the job ends its processes are
           killed and its namespaces, files, IPC objects and mounts go with them: the next job starts from the
           state the first one did.
   judge   runs only the data's code, never a program: reference solutions (their outputs become expected
@@ -29,7 +29,7 @@ import socket
 import sys
 import time
 
-from kateval.sandbox import harness, judge, protocol
+from kateval.sandbox import harness, judge, plans, protocol
 from kateval.sandbox.measure import Tracker
 from kateval.sandbox.pipes import FrameReader, Limit, Output
 from kateval.sandbox.spaces import fork_into_own_pid_namespace, own_namespaces, wipe
@@ -41,9 +41,11 @@ SETUP_FAILED = 125       # exit status of a child whose isolation could not be s
 KILL_GIVE_UP_S = 10
 CPU_READING_S = 0.005    # how old a reading of the job's CPU time may be while it is watched
 PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 4, 36
+# Modules programs often import, loaded once in the server so that a job's process finds them ready. Not
+# threading: its after-fork hook would cost every job more than importing it costs the few that use it.
 PRELOAD = {"runner": ("array", "bisect", "collections", "copy", "datetime", "decimal", "fractions", "functools",
                       "heapq", "itertools", "json", "math", "operator", "random", "re", "statistics", "string",
-                      "typing", "threading"),
+                      "typing"),
            "judge": ("collections", "copy", "functools", "itertools", "json", "math", "random", "re", "string")}
 
 
@@ -161,7 +163,7 @@ class Job:
         status = SETUP_FAILED
         try:
             if self.config["role"] == "runner":
-                harness.enter_job(self.config, self.limits, fds)
+                SETUP[0].enter(self.limits, fds)
             else:
                 harness.enter_trusted(self.config, self.limits, fds)
             status = 4
@@ -318,7 +320,8 @@ class Job:
         self.emit({"load": True}, raw=load)
         # Every call in one frame: the program answers them in turn, and each answer starts the next test's
         # CPU and wall allowances (no round trip per test).
-        request = {"op": "calls", "target": {"path": self.job["entry_point"]}, "args": self.job["tests"]}
+        request = {"op": "calls", "target": {"path": self.job["entry_point"]}, "args": self.job["tests"],
+                   "handles": self.job.get("handles", False)}
         self.outbox += protocol.HEADER.pack(0)
         body = protocol.dumps(request)
         self.outbox[-protocol.HEADER.size:] = protocol.HEADER.pack(len(body))
@@ -370,11 +373,22 @@ class Job:
 
     def run_judge(self):
         """The test side of a check job, run here in the judge server itself: it runs only the data's code, and
-        a fork per job would cost more than the whole check. judge.judge puts back what a check may change."""
+        a fork per job would cost more than the whole check. judge.judge puts back what a check may change. The
+        program is reached live over the socket the parent handed both sides, or stands in as a replay of its
+        batch of answers, or (a plan being recorded) is the data's reference solution."""
         def report(message):
             self.emit({"report": True}, raw=protocol.dumps(message))
+        mode = self.job.get("mode", "live")
+        if mode == "record":
+            channel = plans.RecordChannel(self.job["code"])
+        elif mode == "replay":
+            channel = plans.ReplayChannel(self.job["plan"], self.job["answers"], self.job["load"])
+        else:
+            channel = judge.Channel(self.fds[0], self.limits["output_bytes"])
         try:
-            judge.judge(self.job, self.fds[0], report, self.deadline - time.monotonic())
+            judge.judge(self.job, channel, report, self.deadline - time.monotonic())
+        except judge.Diverged:
+            report({"diverged": True})
         except judge.JudgeTimeout:
             raise RuntimeError("the data's test code ran past the judge's deadline") from None
         except MemoryError:
@@ -432,7 +446,7 @@ def preload(role):
     gc.freeze()   # shared with every forked child instead of being copied by its garbage collector
 
 
-DEVNULL = []
+DEVNULL, SETUP = [], []
 
 
 def main(config):
@@ -444,6 +458,8 @@ def main(config):
     if config["namespaces"]:
         own_namespaces()
     harden(config)
+    if config["role"] == "runner":
+        SETUP.append(harness.JobSetup(config))
     preload(config["role"])
     harness.load_libc()   # loaded once, before any fork
     protocol.send_frame(control.fileno(), protocol.dumps({"ready": True, "python": sys.version.split()[0],

@@ -21,7 +21,7 @@ def own_namespaces():
     server = os.fork()
     if server:
         os._exit(os.waitstatus_to_exitcode(os.waitpid(server, 0)[1]) & 0xFF)
-    harness.mount_proc(libc)
+    harness.mount_proc(libc.mount)
     OWN_PID_NAMESPACE.append(os.open("/proc/self/ns/pid", os.O_RDONLY))
 
 

@@ -46,9 +46,18 @@ def raw_answer(parsed: ParsedOutput, completion: Completion) -> str:
 def _reference_run(cached: Any) -> ReferenceRun | None:
     if type(cached) is not dict or type(cached.get("cpu_s")) is not list:
         return None
-    expected = cached.get("expected")
+    expected, plan = cached.get("expected"), cached.get("plan")
+    plan = tuple(plan) if type(plan) is list and all(type(call) is str for call in plan) else None
     return ReferenceRun(tuple(float(x) for x in cached["cpu_s"]), float(cached.get("total_cpu_s") or 0.0),
-                        None if expected is None else tuple(expected))
+                        None if expected is None else tuple(expected), plan)
+
+
+def _plan(recorded: ExecResult) -> tuple[str, ...] | None:
+    """The calls a trusted run of the reference recorded (the same in each outcome), when all its tests passed."""
+    if recorded.status != "completed" or not recorded.tests or any(t.status != "ok" for t in recorded.tests):
+        return None
+    plan = recorded.tests[0].value
+    return tuple(plan) if type(plan) in (list, tuple) and all(type(call) is str for call in plan) else None
 
 
 def executor_limits(executor: Executor) -> ExecLimits:
@@ -69,6 +78,7 @@ class ReferenceRun:
     cpu_s: tuple[float, ...]       # per test
     total_cpu_s: float
     expected: tuple[Any, ...] | None = None   # its return values, where the task compares against them
+    plan: tuple[str, ...] | None = None       # check jobs: the calls its tests made of it (ExecJob.plan)
 
 
 class CodeAdapter(TaskAdapter):
@@ -139,11 +149,13 @@ class CodeAdapter(TaskAdapter):
         for problem, run in zip(missing, self.run_references(missing, executor) if missing else []):
             self._references[problem.problem_id] = run
             if run is not None:
-                cache.put(keys[problem.problem_id], {"cpu_s": list(run.cpu_s), "total_cpu_s": run.total_cpu_s,
-                                                     "expected": None if run.expected is None else list(run.expected)})
+                cache.put(keys[problem.problem_id], {
+                    "cpu_s": list(run.cpu_s), "total_cpu_s": run.total_cpu_s, "plan": run.plan and list(run.plan),
+                    "expected": None if run.expected is None else list(run.expected)})
 
     def uses_references(self) -> bool:
-        return self._user_limits.calibrate or self.reference_kind() == "evalplus"
+        """Reference runs calibrate time limits and give check jobs their plans (with fixed limits, too)."""
+        return True
 
     def reference_kind(self) -> str:
         """The cache folder of this task's reference runs."""
@@ -155,18 +167,20 @@ class CodeAdapter(TaskAdapter):
         return [job.kind, job.code, [repr(t) for t in job.tests], job.entry_point, job.trusted_code, job.names]
 
     def run_references(self, problems: list[Problem], executor: Executor) -> list[ReferenceRun | None]:
-        """The reference solutions graded as a program would be; their CPU times (None where one failed)."""
-        jobs, runs = [], []
-        for problem in problems:
-            program = self.reference_program(problem)
-            jobs.append(None if program is None else replace(self.job(problem, program), limits=REFERENCE_LIMITS))
-        results = iter(executor.run([job for job in jobs if job is not None]))
-        for problem, job in zip(problems, jobs):
-            result = None if job is None else next(results)
-            if result is None or not self.judge(problem, job.code, result).correct:
+        """The reference solutions graded as a program would be: their CPU times (None where one failed), and for
+        check jobs the plan of calls their tests make (recorded by a trusted run in the judge)."""
+        jobs = [replace(self.job(problem, self.reference_program(problem)), limits=REFERENCE_LIMITS)
+                for problem in problems]
+        plans = [replace(job, trusted=True) for job in jobs if job.kind == "check"]
+        results = executor.run(jobs + plans)
+        recorded = iter(results[len(jobs):])
+        runs: list[ReferenceRun | None] = []
+        for problem, job, result in zip(problems, jobs, results):
+            plan = _plan(next(recorded)) if job.kind == "check" else None
+            if not self.judge(problem, job.code, result).correct:
                 runs.append(None)
             elif job.kind == "check":   # the judge tells tests apart; the program's CPU is one sum
-                runs.append(ReferenceRun((result.cpu_s,), result.cpu_s))
+                runs.append(ReferenceRun((result.cpu_s,), result.cpu_s, plan=plan))
             else:
                 runs.append(ReferenceRun(tuple(t.cpu_s for t in result.tests), result.cpu_s))
         return runs
@@ -179,14 +193,16 @@ class CodeAdapter(TaskAdapter):
         return self._user_limits
 
     def limited(self, problem: Problem, job: ExecJob) -> ExecJob:
-        """The job with its problem's limits: calibrated from the reference run when there is one."""
+        """The job with its problem's limits (calibrated from the reference run when there is one) and, for a
+        check job, the plan of calls its tests make."""
         if job.limits != ExecLimits():
             return job
         limits, run = self.base_limits(problem), self.reference(problem)
         if run is not None and self._user_limits.calibrate:
             limits = self.calibration.limits(limits, run.cpu_s, run.total_cpu_s)
             self.applied_limits[problem.problem_id] = (limits.timeout_per_test_s, limits.timeout_total_s)
-        return replace(job, limits=limits)
+        plan = run.plan if run is not None and job.kind == "check" else None
+        return replace(job, limits=limits, plan=plan)
 
     def time_limits(self) -> dict[str, Any]:
         """What run.json records: how limits were chosen and the ones each graded problem got."""

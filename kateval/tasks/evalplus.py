@@ -243,9 +243,6 @@ class EvalPlusAdapter(CodeAdapter):
     def reference_kind(self) -> str:
         return "evalplus"
 
-    def uses_references(self) -> bool:
-        return True
-
     def run_references(self, problems: list[Problem], executor: Executor) -> list[ReferenceRun | None]:
         jobs = [replace(self.job(problem, self.reference_program(problem)), limits=REFERENCE_LIMITS, trusted=True)
                 for problem in problems]
