@@ -33,7 +33,7 @@ class Calibration:
     """A program gets `factor` times the reference solution's CPU time on each test, never less than `floor_s`
     per test (evalplus's rule), and on top the factor times the reference's own loading time per job."""
     factor: float = 4.0
-    floor_s: float = 0.5
+    floor_s: float = 0.25   # 4x what importing numpy costs a program (the heaviest module it can load here)
 
     def limits(self, base: ExecLimits, per_test_cpu: Sequence[float], total_cpu: float) -> ExecLimits:
         allowances = [max(self.floor_s, self.factor * cpu) for cpu in per_test_cpu] or [self.floor_s]
