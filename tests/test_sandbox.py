@@ -250,22 +250,23 @@ def recorded_plan(executor, reference, trusted_code, entry="f"):
 
 
 REPLAYS = {
-    # the check's next argument depends on the program's answer: a wrong program makes it ask another call
-    "arguments from answers": ("def check(f):\n    x = f(1)\n    assert f(x) == 3\n",
-                               "def f(x):\n    return x + 1\n", "def f(x):\n    return x + 5\n"),
+    # the check's next call depends on the program's answer: a wrong program makes it ask another call
+    "calls chosen by answers": (("def check(f):\n    if f(1) == 2:\n        assert f(10) == 11\n    else:\n"
+                                "        assert f(20) == 21\n"),
+                                "def f(x):\n    return x + 1\n", "def f(x):\n    return x + 5\n"),
     # the program's exception caught by the check, which goes on
-    "exception caught": ("def check(f):\n    try:\n        f(0)\n        assert False\n    except ValueError:\n"
-                         "        pass\n    assert f(2) == 4\n",
+    "exception caught": (("def check(f):\n    try:\n        f(0)\n        assert False\n    except ValueError:\n"
+                         "        pass\n    assert f(2) == 4\n"),
                          "def f(x):\n    if x == 0:\n        raise ValueError\n    return 2 * x\n",
                          "def f(x):\n    return 2 * x\n"),
     # an object of the program's: its truth value is asked live
     "object's truth value": ("def check(f):\n    assert f(1)\n    assert not f(0)\n",
                              "def f(x):\n    return x > 0\n",
-                             "class A:\n    def __init__(self, x):\n        self.x = x\n"
-                             "    def __bool__(self):\n        return self.x == 0\ndef f(x):\n    return A(x)\n"),
+                             ("class A:\n    def __init__(self, x):\n        self.x = x\n"
+                             "    def __bool__(self):\n        return self.x == 0\ndef f(x):\n    return A(x)\n")),
     # stateful: the calls reach one process in the same order either way
-    "state across calls": ("def check(f):\n    assert [f(1), f(1), f(1)] == [1, 2, 3]\n",
-                           "n = [0]\ndef f(x):\n    n[0] += x\n    return n[0]\n",
+    "state across calls": ("def check(f):\n    assert [f(1), f(1), f(1)] == [101, 102, 103]\n",
+                           "n = [100]\ndef f(x):\n    n[0] += x\n    return n[0]\n",
                            "def f(x):\n    return x\n"),
 }
 
@@ -284,6 +285,18 @@ def test_a_replayed_check_gives_the_live_verdict(executor, name):
         replayed, live = executor.run([job, replace(job, plan=None)])
         assert [t.status for t in replayed.tests] == [t.status for t in live.tests], (name, replayed, live)
         assert (replayed.tests[0].status == "ok") is passes, (name, program, replayed)
+
+
+@pytest.mark.parametrize("trusted_code", ["def check(f):\n    x = f(1)\n    assert f(x) == 3\n",
+                                          "def check(f):\n    x = f(1)\n    assert f([0, {'k': (x,)}]) == 3\n"])
+def test_no_plan_hands_the_program_an_answer_of_the_reference(executor, trusted_code):
+    """A test that feeds an answer into a later call: a plan would show the program the reference's answer among
+    the later call's arguments, so there is none and the program answers live."""
+    right = "def f(x):\n    return 2 if x == 1 else 3\n"
+    assert recorded_plan(executor, right, trusted_code) is None
+    for program, passes in ((right, True), ("def f(x):\n    return 5 if x == 1 else 4\n", False)):
+        record = run_one(executor, ExecJob("check", program, ("check(f)",), "f", trusted_code=trusted_code))
+        assert (record.tests[0].status == "ok") is passes, (program, record)
 
 
 def test_no_plan_is_recorded_where_the_tests_use_program_objects(executor):

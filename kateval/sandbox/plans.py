@@ -24,12 +24,31 @@ def plan_entry(encoded_args):
     return json.dumps(encoded_args, sort_keys=True)
 
 
+def holds_any(encoded, texts):
+    """Whether `encoded` (an encoded value) or any value inside it is, as plan_entry text, one of `texts`."""
+    stack = [encoded]
+    while stack:
+        value = stack.pop()
+        if plan_entry(value) in texts:
+            return True
+        if type(value) is list:
+            stack.extend(value)
+        elif type(value) is dict:
+            stack.extend(value.values())
+    return False
+
+
 class RecordChannel:
     """The reference solution in place of the program: its entry point, called through a recorder that hands it
-    and takes back fresh plain copies (as the live program would) and writes down each call."""
+    and takes back fresh plain copies (as the live program would) and writes down each call.
+
+    A plan hands the program every call's arguments at once, so it must not hold what the reference answered:
+    where a call's arguments hold an earlier answer (a test feeding one result into the next call, or the same
+    value by chance), there is no plan and the program answers live, one call at a time."""
 
     def __init__(self, code):
         self.code, self.calls, self.plannable = code, [], True
+        self.answers = set()      # each earlier answer, as plan_entry text
         self.namespace = {"__builtins__": builtins, "__name__": "solution"}
 
     def loaded(self):
@@ -48,13 +67,16 @@ class RecordChannel:
             try:
                 encoded = protocol.encode(list(args))
                 self.calls.append(plan_entry(encoded))
+                self.plannable = self.plannable and not holds_any(encoded, self.answers)
                 args = protocol.decode(encoded)
             except (protocol.Unencodable, ValueError):
                 self.plannable = False
             self.plannable = self.plannable and not kwargs
             value = function(*args, **kwargs)
             try:
-                return protocol.decode(protocol.encode(value))
+                answer = protocol.encode(value)
+                self.answers.add(plan_entry(answer))
+                return protocol.decode(answer)
             except (protocol.Unencodable, ValueError):
                 self.plannable = False
                 return value
