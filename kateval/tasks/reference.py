@@ -24,7 +24,7 @@ from typing import Any
 from kateval.sandbox import protocol
 from kateval.types import ExecLimits, Executor
 
-FORMAT = "kateval-reference-3"
+FORMAT = "kateval-reference-4"   # 4: plans never hold a reference answer (earlier caches may)
 UNSAFE_LEVELS = ("rlimits",)    # where a program runs as the user and could write the user's cache
 
 
