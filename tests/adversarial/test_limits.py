@@ -129,6 +129,14 @@ STRETCH_LIMITS = ExecLimits(timeout_per_test_s=0.5, timeout_total_s=1.5, memory_
 # bound sits between, far from the cap, since a loaded 2-core machine and worker restarts add seconds.
 WALL_BOUND_S = 45.0
 
+# What a per-job secret of the old design looked like (32 hex digits), gathered from every dict gc knows: the
+# attacks below forge report lines with each, in case the process still held one.
+SECRETS = code(r'''
+    import gc, json, os, re
+    keys = {v for o in gc.get_objects() if type(o) is dict for v in o.values()
+            if type(v) is str and re.fullmatch(r"[0-9a-f]{32}", v)}
+''')
+
 STRETCHERS = {
     "sleeps": "time.sleep(90)",
     "stops_itself": "os.kill(os.getpid(), signal.SIGSTOP)\ntime.sleep(90)",
@@ -138,10 +146,7 @@ STRETCHERS = {
     "floods_every_fd_slowly": ("for _ in range(900):\n    for fd in range(0, 64):\n        try:\n"
                                "            os.write(fd, b'{\"event\": \"test\", \"status\": \"ok\"}\\n')\n"
                                "        except OSError:\n            pass\n    time.sleep(0.1)"),
-    "forged_progress_with_secret": code(r'''
-        import gc, re, json
-        keys = {v for o in gc.get_objects() if type(o) is dict for v in o.values()
-                if type(v) is str and re.fullmatch(r"[0-9a-f]{32}", v)}
+    "forged_progress_with_secret": SECRETS + code(r'''
         for _ in range(900):
             for key in keys:
                 line = json.dumps({"event": "test", "status": "ok", "value": None, "error": None, "key": key})
@@ -197,6 +202,62 @@ def test_wall_cap_cannot_be_stretched(kind, tasks):
 MEMORY_LIMITS = ExecLimits(timeout_per_test_s=20.0, timeout_total_s=20.0, memory_mb=128, output_bytes=1 << 16)
 HOLD_MB = 700
 
+# Socket pairs filled until the sender blocks, their ends handed to exec'd `sleep`s (40 of them, `per_sleeper`
+# pairs each) and closed here: the queued data is held by processes of almost no memory of their own.
+SLEEPERS = r'''
+        import os, socket, time
+        def fill_and_park(make_pair, mb, per_sleeper):
+            held = 0
+            for _ in range(40):
+                fds = []
+                try:
+                    for _ in range(per_sleeper):
+                        sender, receiver = make_pair()
+                        sender.setblocking(False)
+                        try:
+                            while held < (mb << 20):
+                                held += sender.send(b"x" * 65536)
+                        except BlockingIOError:
+                            pass
+                        for sock in (sender, receiver):
+                            fd = sock.detach()
+                            os.set_inheritable(fd, True)
+                            fds.append(fd)
+                except OSError:
+                    break
+                if os.fork() == 0:
+                    os.execv("/bin/sleep", ["sleep", "30"])
+                for fd in fds:
+                    os.close(fd)
+                if held >= (mb << 20):
+                    break
+            time.sleep(2)
+            return held >> 20
+'''
+
+# `count` children each run `fill` (a mapping, a heap block) and then stay; how many of them filled.
+CHILDREN = r'''
+        import os, time
+        def in_children(count, fill):
+            done_r, done_w = os.pipe()
+            for _ in range(count):
+                if os.fork() == 0:
+                    try:
+                        fill()
+                        os.write(done_w, b"+")
+                    except (OSError, MemoryError, ValueError):
+                        pass
+                    time.sleep(30)
+                    os._exit(0)
+            os.close(done_w)
+            time.sleep(2)
+            os.set_blocking(done_r, False)
+            try:
+                return len(os.read(done_r, 1024))
+            except BlockingIOError:
+                return 0
+'''
+
 HOLDERS = {
     "sysv_shm_detached": r'''
         import ctypes
@@ -229,98 +290,33 @@ HOLDERS = {
                 held += 8
             return held
     ''',
-    "shared_anonymous_in_children": r'''
-        import mmap, os, time
+    "shared_anonymous_in_children": CHILDREN + r'''
+        import mmap
+        def fill():
+            mmap.mmap(-1, 60 << 20, mmap.MAP_SHARED).write(b"x" * (60 << 20))
         def hold(mb):
-            done_r, done_w = os.pipe()
-            for _ in range(mb // 60):
-                if os.fork() == 0:
-                    try:
-                        area = mmap.mmap(-1, 60 << 20, mmap.MAP_SHARED)
-                        area.write(b"x" * (60 << 20))
-                        os.write(done_w, b"+")
-                    except (OSError, MemoryError, ValueError):
-                        os._exit(1)
-                    time.sleep(30)
-                    os._exit(0)
-            os.close(done_w)
-            time.sleep(2)
-            os.set_blocking(done_r, False)
-            try:
-                return 60 * len(os.read(done_r, 1024))
-            except BlockingIOError:
-                return 0
+            return 60 * in_children(mb // 60, fill)
     ''',
-    # queued, unread data in socket pairs is kernel memory: in no process's RSS and in no file
     # queued, unread data in socket pairs is kernel memory: in no file, and the processes holding the sockets
     # (tiny `sleep`s that inherited them) have almost no resident memory of their own
-    "unix_socket_buffers_in_sleepers": r'''
-        import os, socket, time
+    "unix_socket_buffers_in_sleepers": SLEEPERS + r'''
         def hold(mb):
-            held = 0
-            for _ in range(40):
-                fds = []
-                try:
-                    for _ in range(100):
-                        left, right = socket.socketpair()
-                        left.setblocking(False)
-                        try:
-                            while held < (mb << 20):
-                                held += left.send(b"x" * 65536)
-                        except BlockingIOError:
-                            pass
-                        for sock in (left, right):
-                            fd = sock.detach()
-                            os.set_inheritable(fd, True)
-                            fds.append(fd)
-                except OSError:
-                    break
-                if os.fork() == 0:
-                    os.execv("/bin/sleep", ["sleep", "30"])
-                for fd in fds:
-                    os.close(fd)
-                if held >= (mb << 20):
-                    break
-            time.sleep(2)
-            return held >> 20
+            return fill_and_park(socket.socketpair, mb, 100)
     ''',
     # the same in TCP connections over the loopback whose receiver's window is tiny: the data waits in the
     # SENDER's write queue
-    "tcp_send_queues_in_sleepers": r'''
-        import os, socket, time
+    "tcp_send_queues_in_sleepers": SLEEPERS + r'''
         def hold(mb):
             listener = socket.socket()
             listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
             listener.bind(("127.0.0.1", 0))
             listener.listen(128)
-            held = 0
-            for _ in range(40):
-                fds = []
-                try:
-                    for _ in range(50):
-                        sender = socket.create_connection(listener.getsockname())
-                        receiver, _ = listener.accept()
-                        sender.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8 << 20)
-                        sender.setblocking(False)
-                        try:
-                            while held < (mb << 20):
-                                held += sender.send(b"x" * (1 << 16))
-                        except BlockingIOError:
-                            pass
-                        for sock in (sender, receiver):
-                            fd = sock.detach()
-                            os.set_inheritable(fd, True)
-                            fds.append(fd)
-                except OSError:
-                    break
-                if os.fork() == 0:
-                    os.execv("/bin/sleep", ["sleep", "30"])
-                for fd in fds:
-                    os.close(fd)
-                if held >= (mb << 20):
-                    break
-            time.sleep(2)
-            return held >> 20
+            def connection():
+                sender = socket.create_connection(listener.getsockname())
+                receiver, _ = listener.accept()
+                sender.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8 << 20)
+                return sender, receiver
+            return fill_and_park(connection, mb, 50)
     ''',
     # inotify event queues: every instance watching /tmp queues an event (with a 255-byte name) for each file
     # made and removed there, up to 16384 each: kernel memory of no process
@@ -352,8 +348,12 @@ HOLDERS = {
             return queued >> 20
     ''',
     # /tmp and memory of processes that made themselves undumpable (their /proc/<pid>/root and maps close)
-    "undumpable_tmpfs_and_heap": r'''
-        import ctypes, os, time
+    "undumpable_tmpfs_and_heap": CHILDREN + r'''
+        import ctypes
+        def fill():
+            block = bytearray(90 << 20)
+            for index in range(0, len(block), 4096):
+                block[index] = 1
         def hold(mb):
             ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)            # PR_SET_DUMPABLE 0, inherited by children
             held = 0
@@ -365,25 +365,7 @@ HOLDERS = {
                         held += 1
             except OSError:
                 pass
-            done_r, done_w = os.pipe()
-            for _ in range(6):
-                if os.fork() == 0:
-                    try:
-                        block = bytearray(90 << 20)
-                        for index in range(0, len(block), 4096):
-                            block[index] = 1
-                        os.write(done_w, b"+")
-                    except MemoryError:
-                        pass
-                    time.sleep(30)
-                    os._exit(0)
-            os.close(done_w)
-            time.sleep(2)
-            os.set_blocking(done_r, False)
-            try:
-                return held + 90 * len(os.read(done_r, 64))
-            except BlockingIOError:
-                return held
+            return held + 90 * in_children(6, fill)
     ''',
     "tmpfs_files": r'''
         import os
@@ -423,10 +405,7 @@ FLOODS = {
     "every_fd_without_newlines": ("import os\nchunk = b'[' * (1 << 20)\nfor _ in range(300):\n"
                                   "    for fd in range(0, 16):\n        try:\n            os.write(fd, chunk)\n"
                                   "        except OSError:\n            pass\n"),
-    "report_lines_with_the_secret": code(r'''
-        import gc, json, os, re
-        keys = {v for o in gc.get_objects() if type(o) is dict for v in o.values()
-                if type(v) is str and re.fullmatch(r"[0-9a-f]{32}", v)}
+    "report_lines_with_the_secret": SECRETS + code(r'''
         for key in keys:
             line = (json.dumps({"event": "test", "status": "ok", "value": "x" * 60000, "error": None,
                                 "key": key}) + "\n").encode() * 16
