@@ -1,20 +1,29 @@
 """Where a job lives, set up by the sandbox server: namespaces of its own (strong levels) or a scratch directory
 wiped after it (weak levels). Standard library only (handed to the sandbox servers as source).
 """
+import fcntl
 import os
+import socket
+import struct
 
 from kateval.sandbox import harness
 
-CLONE_NEWPID, CLONE_NEWUSER, CLONE_NEWNS = 0x20000000, 0x10000000, 0x00020000
+CLONE_NEWPID, CLONE_NEWUSER, CLONE_NEWNS, CLONE_NEWNET = 0x20000000, 0x10000000, 0x00020000, 0x40000000
+SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
+# TCP state the kernel keeps after every process of a connection is gone: TIME_WAIT (60 s) is not kept at all,
+# an orphaned FIN_WAIT2 for 1 s. Per network namespace; the server owns its own.
+NET_SYSCTLS = (("net/ipv4/tcp_max_tw_buckets", "0"), ("net/ipv4/tcp_fin_timeout", "1"))
 OWN_PID_NAMESPACE = []
 
 
 def own_namespaces():
-    """Give the server user, pid and mount namespaces of its own (it owns them: there it may give each job a pid
-    namespace and point its children back at its own afterwards) and a /proc of its pid namespace. The process
-    bubblewrap started stays behind, waiting; the server carries on in its child, pid 1 of the new namespace."""
+    """Give the server user, pid, mount and network namespaces of its own (it owns them: there it may give each
+    job a pid namespace and point its children back at its own afterwards, and set how long the kernel keeps a
+    closed connection) and a /proc of its pid namespace. The process bubblewrap started stays behind, waiting;
+    the server carries on in its child, pid 1 of the new namespace."""
     libc, uid, gid = harness.load_libc(), os.getuid(), os.getgid()
-    harness.ensure(libc.unshare(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS), "unshare(user, pid, mount)")
+    harness.ensure(libc.unshare(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET),
+                   "unshare(user, pid, mount, net)")
     for name, text in (("uid_map", f"{uid} {uid} 1\n"), ("setgroups", "deny"), ("gid_map", f"{gid} {gid} 1\n")):
         with open(f"/proc/self/{name}", "w") as handle:
             handle.write(text)
@@ -23,6 +32,22 @@ def own_namespaces():
         os._exit(os.waitstatus_to_exitcode(os.waitpid(server, 0)[1]) & 0xFF)
     harness.mount_proc(libc.mount)
     OWN_PID_NAMESPACE.append(os.open("/proc/self/ns/pid", os.O_RDONLY))
+    own_network()
+
+
+def own_network():
+    """The loopback interface up (a program may talk to itself) and no TCP state outliving a job (a connection
+    closed in one job must not be seen, nor hold a port, in the next)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as handle:
+        request = struct.pack("16sH14x", b"lo", 0)
+        flags = struct.unpack("16sH14x", fcntl.ioctl(handle, SIOCGIFFLAGS, request))[1]
+        fcntl.ioctl(handle, SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP))
+    for name, value in NET_SYSCTLS:
+        try:
+            with open(f"/proc/sys/{name}", "w") as handle:
+                handle.write(value)
+        except OSError:   # a kernel without these per namespace: the connection lingers as it would anywhere
+            pass
 
 
 def fork_into_own_pid_namespace():

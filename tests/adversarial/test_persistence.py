@@ -223,6 +223,30 @@ LEFTOVERS = {
             for sock in (left, right, named):
                 sock.close()
     '''),
+    # TCP state the kernel keeps after the processes are gone: connections closed cleanly (TIME_WAIT, 60 s),
+    # half-closed (FIN_WAIT2), and ones left open with data queued both ways, over IPv4 and IPv6 loopback
+    "tcp_connections_left_closing": (r'''
+        import socket
+        for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+            try:
+                listener = socket.socket(family)
+                listener.bind((host, 0))
+                listener.listen(64)
+            except OSError:
+                continue
+            for index in range(20):
+                client = socket.create_connection(listener.getsockname()[:2])
+                server, _ = listener.accept()
+                client.sendall(b"x" * 1000)
+                server.sendall(b"y" * 1000)
+                if index % 3 == 0:      # both closed, the client first: TIME_WAIT on its side
+                    server.recv(1000)
+                    client.recv(1000)
+                    client.close()
+                    server.close()
+                elif index % 3 == 1:    # the client half-closed, the server still open when the job ends
+                    client.shutdown(socket.SHUT_WR)
+    '''),
     "leftover_processes": (r'''
         import ctypes, os, signal, time
         libc = ctypes.CDLL(None, use_errno=True)
@@ -276,7 +300,7 @@ CARRIERS = {
 
 
 # a stdin/stdout job runs one process per test: the leftovers most likely to slip between those
-STDIO_LEFTOVERS = ("unix_sockets_in_flight_cycles", "dir_chmod_000", "keyring_entries", "leftover_processes", "pid_hopping_forker", "nested_3000_dirs", "scratch_filled",
+STDIO_LEFTOVERS = ("tcp_connections_left_closing", "unix_sockets_in_flight_cycles", "dir_chmod_000", "keyring_entries", "leftover_processes", "pid_hopping_forker", "nested_3000_dirs", "scratch_filled",
                    "scratch_root_chmod_000", "sysv_ipc_objects")
 
 
