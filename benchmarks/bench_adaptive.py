@@ -30,13 +30,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kateval.adaptive import AdaptiveSettings
+from kateval.adaptive import MAX_REOPENS, AdaptiveSettings
 from kateval.adaptive_plan import Problems, after_round, decide, pilot_weight, variance_goal
 from kateval.report.metrics import normal_quantile, problem_variances
 
 MAX_TOKENS = 32768
 TOKEN_SIGMA = 0.6
-MAX_REOPENS = 3
+FIXED_SEED = 2024
 Z = normal_quantile(0.95)
 
 
@@ -56,6 +56,16 @@ class Scenario:
     rates: Callable[[np.random.Generator, tuple[int, ...]], np.ndarray]
     description: str
     cost_slope: float = 1.2     # log mean tokens rise by this per unit of (1 - p): unsolved problems run longer
+    fixed: bool = False         # one draw of rates and costs held by every replication (a user's one problem set)
+
+    def draw(self, rng: np.random.Generator, reps: int) -> tuple[np.ndarray, np.ndarray]:
+        """Rates and mean token costs, replications x problems."""
+        if self.fixed:
+            own = np.random.default_rng(FIXED_SEED)
+            rates = self.rates(own, (1, self.problems))
+            return np.repeat(rates, reps, axis=0), np.repeat(mean_tokens(own, rates, self.cost_slope), reps, axis=0)
+        rates = self.rates(rng, (reps, self.problems))
+        return rates, mean_tokens(rng, rates, self.cost_slope)
 
 
 SCENARIOS = {s.name: s for s in (
@@ -73,6 +83,9 @@ SCENARIOS = {s.name: s for s in (
     Scenario("low_p100", 100, lambda rng, shape: rng.beta(1, 8, shape), "Beta(1,8), 100 problems: mostly low"),
     Scenario("ushape", 30, lambda rng, shape: rng.beta(0.3, 0.3, shape), "Beta(0.3,0.3): U-shaped"),
     Scenario("nearone", 30, lambda rng, shape: rng.beta(30, 1, shape), "Beta(30,1): nearly all at 0.93-1"),
+    Scenario("aime_fixed", 30, aime_like, "one aime draw held fixed (the truth is the same in every replication)",
+             fixed=True),
+    Scenario("high_fixed", 30, lambda rng, shape: rng.beta(8, 1, shape), "one high draw held fixed", fixed=True),
 )}
 QUICK = ("aime", "aime_exact", "lcb", "high", "high_p100", "low_p100", "uniform")
 
@@ -146,17 +159,18 @@ def fixed_n(rng: np.random.Generator, rates: np.ndarray, max_n: int) -> np.ndarr
     return np.array(rows)
 
 
-def fixed_at(curve: np.ndarray, width: float) -> tuple[float, float]:
-    """Fractional n at which fixed n's mean half-width is `width` (interpolated in 1/width^2, which grows like n),
-    and the coverage at the integer n just reaching it."""
+def fixed_at(curve: np.ndarray, width: float) -> tuple[int, float, float]:
+    """Fixed n at mean half-width `width`: the smallest integer n reaching it, the coverage there, and the fractional
+    n interpolated between n - 1 and n in 1/width^2 (which grows like n): the most favourable reading of fixed n,
+    as if problems were split between two sample counts."""
     reached = np.flatnonzero(curve[:, 0] <= width)
     if not reached.size:
-        return float("nan"), float("nan")
+        return 0, float("nan"), float("nan")
     k = int(reached[0])
     if k == 0:
-        return 1.0, float(curve[0, 1])
+        return 1, float(curve[0, 1]), 1.0
     low, high = 1 / curve[k - 1, 0] ** 2, 1 / curve[k, 0] ** 2
-    return k + (1 / width ** 2 - low) / (high - low), float(curve[k, 1])
+    return k + 1, float(curve[k, 1]), k + (1 / width ** 2 - low) / (high - low)
 
 
 def oracle_ratio(rates: np.ndarray, costs: np.ndarray) -> float:
@@ -189,15 +203,14 @@ def run(scenario: Scenario, target: float, reps: int, seed: int, initial_n: int)
     max_n = 64 if target >= 0.02 else 256
     settings = AdaptiveSettings(target_ci=target, max_n=max_n, initial_n=initial_n)
     rng = np.random.default_rng(seed)
-    rates = scenario.rates(rng, (reps, scenario.problems))
-    costs = mean_tokens(rng, rates, scenario.cost_slope)
+    rates, costs = scenario.draw(rng, reps)
     result = simulate(rng, rates, costs, settings)
     curve = fixed_n(np.random.default_rng(seed + 1), rates, max_n)
     weighted, plain = result["weighted"], result["plain"]
     width = weighted["half"].mean()
     per_sample = costs.sum(axis=1).mean()
-    n_target, coverage_target = fixed_at(curve, target)
-    n_width, _ = fixed_at(curve, width)
+    n_target, coverage_target, fraction_target = fixed_at(curve, target)
+    _, _, fraction_width = fixed_at(curve, width)
     return {
         "scenario": scenario.name, "problems": scenario.problems, "target": target, "reps": reps,
         "coverage": weighted["covered"].mean(), "bias": weighted["error"].mean(), "bias_se": _se(weighted["error"]),
@@ -205,7 +218,8 @@ def run(scenario: Scenario, target: float, reps: int, seed: int, initial_n: int)
         "plain_coverage": plain["covered"].mean(), "plain_bias": plain["error"].mean(), "plain_se": _se(plain["error"]),
         "fixed_n": n_target, "fixed_coverage": coverage_target,
         "ratio_target": result["tokens"].mean() / (n_target * per_sample),
-        "ratio_width": result["tokens"].mean() / (n_width * per_sample),
+        "ratio_fraction": result["tokens"].mean() / (fraction_target * per_sample),
+        "ratio_width": result["tokens"].mean() / (fraction_width * per_sample),
         "oracle": oracle_ratio(rates, costs), "honest_oracle": honest_oracle_ratio(rates, costs, target, max_n)}
 
 
@@ -215,15 +229,16 @@ def _se(errors: np.ndarray) -> float:
 
 def table(rows: list[dict]) -> str:
     header = ("| scenario | P | H | adaptive: coverage, bias (+- MC s.e.), half-width, rounds | plain mean, same "
-              "samples: coverage, bias | fixed n at H: n, coverage | tokens / fixed n: at H, at adaptive's "
-              "half-width | honest oracle | oracle |")
+              "samples: coverage, bias | fixed n reaching H: n, coverage | tokens / fixed n's: at H (n; fractional "
+              "n), at adaptive's half-width | honest oracle | oracle |")
     lines = [header, "|---|---:|---:|---|---|---|---|---:|---:|"]
     for r in rows:
         lines.append(
             f"| {r['scenario']} | {r['problems']} | {r['target']} | {r['coverage']:.3f}, {r['bias']:+.4f} "
             f"(+-{r['bias_se']:.4f}), {r['width']:.4f}, {r['rounds']:.1f} | {r['plain_coverage']:.3f}, "
-            f"{r['plain_bias']:+.4f} (+-{r['plain_se']:.4f}) | {r['fixed_n']:.1f}, {r['fixed_coverage']:.3f} | "
-            f"{r['ratio_target']:.3f}, {r['ratio_width']:.3f} | {r['honest_oracle']:.3f} | {r['oracle']:.3f} |")
+            f"{r['plain_bias']:+.4f} (+-{r['plain_se']:.4f}) | {r['fixed_n']}, {r['fixed_coverage']:.3f} | "
+            f"{r['ratio_target']:.3f}; {r['ratio_fraction']:.3f}, {r['ratio_width']:.3f} | {r['honest_oracle']:.3f} "
+            f"| {r['oracle']:.3f} |")
     return "\n".join(lines)
 
 

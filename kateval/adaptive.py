@@ -2,9 +2,9 @@
 
 Round 1 draws `initial_n` samples (the run's --n) of every problem. Each later round adds samples where they shrink
 the uncertainty of their task's accuracy most per expected token (kateval.adaptive_plan: Neyman allocation on each
-problem's Bernoulli variance against its observed mean tokens), a problem at most doubling per round, until every
-task's 95% sampling half-width (the problems held fixed) is at most the target, the token budget is spent, or every
-problem that could help has `max_n` samples.
+problem's Bernoulli variance against its observed mean tokens), a problem growing at most `growth` times per round,
+until every task's 95% sampling half-width (the problems held fixed) is at most the target, the token budget is
+spent, or every problem that could help has `max_n` samples.
 
 Accuracy stays the mean over problems of a per-problem mean, but for an adaptive run a WEIGHTED one: each round's
 samples carry a weight fixed before their outcomes were seen (adaptive_plan's opening comment says why the plain mean
@@ -50,9 +50,9 @@ class AdaptiveSettings:
     max_n: int = 64                # most samples per problem
     token_budget: int | None = None   # most completion tokens over all rounds
     initial_n: int = 2             # samples per problem in round 1 (the run's --n)
-    growth: float = 2.0            # a round lets a problem's samples grow at most this many times
+    growth: float = 1.5            # a round lets a problem's samples grow at most this many times
     level: float = 0.95
-    plan_margin: float = 0.95      # plan to this share of the target's variance, so the renewed estimate lands under
+    plan_margin: float = 0.98      # plan to this share of the target's variance, so the renewed estimate lands under
 
     def __post_init__(self) -> None:
         if self.target_ci is None and self.token_budget is None:

@@ -14,8 +14,18 @@ import pytest
 
 from kateval import cli
 from kateval.adaptive import AdaptiveSettings
-from kateval.adaptive_plan import (Problems, after_round, decide, pilot_weight, plan_round, planned_samples,
-                                   planned_variance, rescale, solve_prices, variance_goal)
+from kateval.adaptive_plan import (
+    Problems,
+    after_round,
+    decide,
+    pilot_weight,
+    plan_round,
+    planned_samples,
+    planned_variance,
+    rescale,
+    solve_prices,
+    variance_goal,
+)
 from kateval.report import metrics
 from kateval.report.aggregate import sample_weight
 from kateval.report.summary import summarize
@@ -28,10 +38,10 @@ Z = 1.959963984540054
 
 
 def problems(samples, correct, cost, spread, remaining, task=None) -> Problems:
-    as_array = lambda values: np.asarray(values, dtype=float)   # noqa: E731
-    size = len(samples)
-    return Problems(np.zeros(size, int) if task is None else np.asarray(task), as_array(samples), as_array(correct),
-                    as_array(cost), as_array(spread), as_array(remaining))
+    samples, correct, cost, spread, remaining = (np.asarray(values, dtype=float)
+                                                 for values in (samples, correct, cost, spread, remaining))
+    return Problems(np.zeros(samples.size, int) if task is None else np.asarray(task), samples, correct, cost, spread,
+                    remaining)
 
 
 # ---------------------------------------------------------------- the intervals the target is on
@@ -161,7 +171,7 @@ def test_decide_ends_after_the_pilot_when_the_pilot_meets_the_target():
 def test_decide_gives_a_closed_task_over_its_goal_weight_back_and_names_every_stop():
     closed = problems(samples=[8, 8], correct=[4, 3], cost=[1, 1], spread=[0.125, 0.125], remaining=[0.0, 0.0])
     variance = (0.25 * 0.125 + (3.5 / 9) * (5.5 / 9) * 0.125) / 4
-    kwargs = dict(max_n=64, growth=2, margin=0.95, room=np.inf, after_pilot=False)
+    kwargs = {"max_n": 64, "growth": 2, "margin": 0.95, "room": np.inf, "after_pilot": False}
     more = decide(closed, np.array([variance * 0.8]), reopen=np.array([True]), **kwargs)
     gamma = 1 - 0.95 * 0.8                                               # 1 - margin * goal / variance
     assert more.scale == pytest.approx([1 - gamma]) and more.problems.remaining == pytest.approx([gamma] * 2)

@@ -45,7 +45,8 @@ def mean_over_problems(per_problem: Sequence[float] | np.ndarray, resamples: int
 def accuracy_estimate(correct: Sequence[int] | np.ndarray, samples: Sequence[int] | np.ndarray,
                       resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED,
                       level: float = 0.95) -> Estimate:
-    """Accuracy from per-problem counts: the mean over problems of correct_i / samples_i, with its CI."""
+    """Accuracy from per-problem counts: the mean over problems of correct_i / samples_i, with its CI. An adaptive
+    run passes weighted sums instead (weighted_i / weight_i, see `weighted_sampling_interval`)."""
     return mean_over_problems(per_problem_rates(correct, samples), resamples, seed, level)
 
 
