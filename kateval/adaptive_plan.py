@@ -183,27 +183,29 @@ class Decision:
 def decide(problems: Problems, goals: np.ndarray, *, max_n: int, growth: float, margin: float, room: float,
            after_pilot: bool, reopen: np.ndarray) -> Decision:
     """What follows a round, from the state it left. `goals`: per task variance goal (0: no target, only the budget
-    stops it); `after_pilot`: the round was the first; `reopen`: per task, whether a closed task over its goal may
-    get weight back (the whole-task decisions of the opening comment)."""
+    stops it); `room`: tokens left to spend; `after_pilot`: the round was the first; `reopen`: per task, whether a
+    closed task over its goal may get weight back (the whole-task decisions of the opening comment)."""
     tasks = problems.tasks
     scale, left = np.ones(tasks), np.full(tasks, np.nan)
     open_ = task_sum((problems.remaining > 0).astype(float), problems.task, tasks) > 0
+    one_more = task_sum(problems.cost, problems.task, tasks)      # tokens of one more sample of every problem
+    broke = room < (one_more * open_).sum()                        # every open problem needs one more sample
     if after_pilot:
-        plain = interim_variance(problems)
-        done = (goals > 0) & (plain <= goals)
+        # The pilot's plain mean is the estimate where it meets the target, or everywhere if the budget is spent.
+        done = ((goals > 0) & (interim_variance(problems) <= goals)) | broke
         given = 1.0 - task_sum(problems.remaining, problems.task, tasks) / np.maximum(
             np.bincount(problems.task, minlength=tasks), 1)
         scale, left = np.where(done, 1.0 / np.maximum(given, 1e-12), 1.0), np.where(done, 0.0, np.nan)
         open_ &= ~done
     variance = interim_variance(rescale(problems, scale, left))
     at_max = task_sum((problems.samples < max_n).astype(float), problems.task, tasks) == 0
-    missed = ~open_ & (goals > 0) & (variance > goals) & ~at_max & reopen & (room > 0)
+    missed = ~open_ & (goals > 0) & (variance > goals) & ~at_max & reopen & (room >= one_more)
     gamma = np.clip(1.0 - margin * goals / np.maximum(variance, 1e-300), 0.05, 0.5)
     scale = np.where(missed, scale * (1.0 - gamma), scale)
     left = np.where(missed, gamma, left)
     problems = rescale(problems, scale, left)
     open_ |= missed
-    stopped: list[str | None] = [None if open_[t] else _why(goals[t], variance[t], at_max[t], room)
+    stopped: list[str | None] = [None if open_[t] else _why(goals[t], variance[t], at_max[t], room, one_more[t])
                                  for t in range(tasks)]
     if not open_.any() or room <= 0:
         stopped = [reason or "token_budget" for reason in stopped]
@@ -212,12 +214,12 @@ def decide(problems: Problems, goals: np.ndarray, *, max_n: int, growth: float, 
     return Decision(problems, scale, plan, stopped)
 
 
-def _why(goal: float, variance: float, at_max: bool, room: float) -> str:
+def _why(goal: float, variance: float, at_max: bool, room: float, one_more: float) -> str:
     if goal > 0 and variance <= goal:
         return "target"
     if at_max:
         return "max_n"
-    return "token_budget" if room <= 0 or goal == 0 else "reopen_limit"
+    return "token_budget" if room < one_more or goal == 0 else "reopen_limit"
 
 
 def variance_goal(target: float, level: float = 0.95) -> float:

@@ -166,6 +166,9 @@ def test_decide_ends_after_the_pilot_when_the_pilot_meets_the_target():
                       reopen=np.array([True]))
     assert decision.plan is None and decision.stopped == ["target"]
     assert decision.scale == pytest.approx([10.0]) and decision.problems.spread == pytest.approx([1 / 8] * 4)
+    broke = decide(state, np.array([1e-6]), max_n=64, growth=2, margin=0.95, room=3.0, after_pilot=True,
+                   reopen=np.array([True]))                            # 3 tokens cannot buy 4 problems a sample
+    assert broke.plan is None and broke.stopped == ["token_budget"] and broke.scale == pytest.approx([10.0])
 
 
 def test_decide_gives_a_closed_task_over_its_goal_weight_back_and_names_every_stop():
@@ -258,19 +261,21 @@ RATES = (0.0, 0.25, 0.5, 0.9, 1.0, 0.6)   # per-problem success rates of the rep
 
 @pytest.fixture(scope="module")
 def replay_file(tmp_path_factory, data_dir) -> Path:
-    """32 samples of each of the first six aime24 problems, right with a known rate, all of about the same cost."""
-    task = load_task("aime24", data_dir)
+    """32 samples of each of the first six aime24 (and aime25) problems, right with a known rate, all of about the
+    same cost (aime25's twice aime24's)."""
     rng = np.random.default_rng(7)
     path = tmp_path_factory.mktemp("replay") / "completions.jsonl"
     with path.open("w") as handle:
-        for problem, rate in zip(task.selected[: len(RATES)], RATES):
-            gold = task.adapter.reference_answer(problem)   # AIME answers are 0-999: 1000 is always wrong
-            for index in range(32):
-                answer = gold if rng.random() < rate else "The answer is $\\boxed{1000}$."
-                handle.write(json.dumps({
-                    "task": "aime24", "problem_id": problem.problem_id, "sample_index": index,
-                    "completion": f"<think>\nwork\n</think>\n{answer}", "finish_reason": "stop",
-                    "completion_tokens": 1000 + index}) + "\n")
+        for name, cost in (("aime24", 1000), ("aime25", 2000)):
+            task = load_task(name, data_dir)
+            for problem, rate in zip(task.selected[: len(RATES)], RATES):
+                gold = task.adapter.reference_answer(problem)   # AIME answers are 0-999: 1000 is always wrong
+                for index in range(32):
+                    answer = gold if rng.random() < rate else "The answer is $\\boxed{1000}$."
+                    handle.write(json.dumps({
+                        "task": name, "problem_id": problem.problem_id, "sample_index": index,
+                        "completion": f"<think>\nwork\n</think>\n{answer}", "finish_reason": "stop",
+                        "completion_tokens": cost + index}) + "\n")
     return path
 
 
@@ -368,6 +373,31 @@ def test_token_budget_stops_the_rounds(replay_file, data_dir, tmp_path):
     assert 30000 * 0.9 <= spent <= 30000 * 1.05
     assert all(sum(w for _, w in rounds) == pytest.approx(1.0)
                for rounds in meta["adaptive"]["schedule"]["aime24"].values())
+
+
+def test_two_tasks_each_meet_their_own_target_and_share_a_budget(replay_file, data_dir, tmp_path):
+    out = tmp_path / "two"
+    args = adaptive_args(out, replay_file, data_dir)
+    args[args.index("aime24")] = "aime24,aime25"
+    assert cli.main(args) == 0
+    adaptive = read_run_meta(out)["adaptive"]
+    assert adaptive["stopped_by_task"] == {"aime24": adaptive["stopped_by_task"]["aime24"],
+                                           "aime25": adaptive["stopped_by_task"]["aime25"]}
+    summary = json.loads((out / "summary.json").read_text())["tasks"]
+    for name in ("aime24", "aime25"):
+        assert set(adaptive["schedule"][name]) == {r["problem_id"] for r in iter_records(out) if r["task"] == name}
+        if adaptive["stopped_by_task"][name] == "target":
+            assert summary[name]["sampling_ci95"][1] - summary[name]["accuracy"] <= 0.08 + 1e-9
+    for budget, more in ((40000, False), (80000, True)):      # 40,000 cannot buy every problem a third sample
+        args = adaptive_args(tmp_path / f"budget{budget}", replay_file, data_dir, "--token-budget", str(budget))
+        args[args.index("aime24")] = "aime24,aime25"
+        del args[args.index("--target-ci"):args.index("--target-ci") + 2]
+        assert cli.main(args) == 0
+        spent = {name: sum(r["completion_tokens"] for r in iter_records(tmp_path / f"budget{budget}")
+                           if r["task"] == name) for name in ("aime24", "aime25")}
+        pilot = {"aime24": 12 * 1000, "aime25": 12 * 2000}
+        assert all((spent[name] > pilot[name] + 100) == more for name in spent)   # both tasks share it
+        assert sum(spent.values()) <= budget + 6 * 1031 + 6 * 2031          # at most one sample per problem over
 
 
 def test_max_n_alone_is_an_error(tmp_path, capsys):
