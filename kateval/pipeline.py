@@ -163,6 +163,7 @@ class Stages:
             return 0.0
         backend = self.load()._backend
         started = time.monotonic()
+        by_problem = {(request.task, request.problem_id): request for request in requests}
 
         def grade_and_store(batch: list[Completion]) -> None:
             groups: dict[tuple[int, str], list[Completion]] = defaultdict(list)
@@ -172,6 +173,8 @@ class Stages:
                 stores[id(store)] = store
                 groups[(id(store), completion.task)].append(completion)
             for (store_id, name), completions in groups.items():
+                stores[store_id].add_prompts((c.task, c.problem_id, by_problem[(c.task, c.problem_id)].prompt)
+                                             for c in completions)
                 stores[store_id].append(grade_completions(self._tasks[name], completions, backend.decoder(),
                                                           self._executor))
             bar.update(len(batch), tokens=sum(len(c.token_ids or ()) for c in batch))

@@ -153,6 +153,7 @@ def test_cells_read_as_runs_by_the_leaderboard(swept):
     """A leaderboard of the cells tells budgeted runs apart: the budget is part of the configuration fingerprint."""
     from kateval.report.leaderboard import leaderboard
 
-    rows = {row["run"]: row for row in leaderboard([swept / name for name in ("on", "on-think8", "off")])}
+    board = leaderboard([swept / name for name in ("on", "on-think8", "off")])   # a DataFrame, a row per run
+    rows = {row["run"]: row for row in board.to_dict("records")}
     assert rows["on-think8"]["thinking_budget"] == 8 and rows["on"]["thinking_budget"] is None
     assert rows["on-think8"]["config"] == "differs: thinking_budget"

@@ -16,12 +16,14 @@ from typing import Any
 from kateval.accounting import budget_hit, thought_lengths
 from kateval.backends.base import Backend, BackendConfig, sample_groups, typed_options
 from kateval.profiles import Profile, RenderedPrompt, get_profile, render_prompt, template_facts
+from kateval.quiet import library_info_wanted
 from kateval.tokenizers import HFTokenizer
 from kateval.types import Completion, KatevalError, Request, SamplingConfig, TokenDecoder
 
-# vLLM's CPU build: in-process engine (loads in seconds), all cores, a small KV cache, quiet logs.
+# vLLM's CPU build: in-process engine (loads in seconds), all cores, a small KV cache. How much vLLM logs is
+# kateval.quiet's decision (--verbose).
 _CPU_ENV = {"VLLM_ENABLE_V1_MULTIPROCESSING": "0", "VLLM_CPU_KVCACHE_SPACE": "1",
-            "VLLM_CPU_NUM_OF_RESERVED_CPU": "0", "VLLM_LOGGING_LEVEL": "WARNING"}
+            "VLLM_CPU_NUM_OF_RESERVED_CPU": "0"}
 
 
 def has_cuda() -> bool:
@@ -80,7 +82,7 @@ class VLLMBackend(Backend):
     def _engine_kwargs(self) -> dict[str, Any]:
         o = self.options
         kwargs: dict[str, Any] = {"model": self.config.model, "tokenizer": o.get("tokenizer") or self.config.model,
-                                  "seed": 0}
+                                  "seed": 0, "use_tqdm_on_load": library_info_wanted()}
         for key in ("tensor_parallel_size", "data_parallel_size", "max_model_len", "gpu_memory_utilization",
                     "dtype", "enable_prefix_caching", "enforce_eager"):
             if key in o:
@@ -160,6 +162,8 @@ class VLLMBackend(Backend):
             self._stats["wall_s"] = round(time.monotonic() - started, 3)
 
     def _enqueue(self, requests: Sequence[Request], sampling: SamplingConfig) -> dict[str, _Pending]:
+        from vllm.inputs import TokensPrompt
+
         engine = self._llm.llm_engine
         pending: dict[str, _Pending] = {}
         for request in requests:
@@ -170,7 +174,9 @@ class VLLMBackend(Backend):
                 seed = request.seed + (0 if len(indices) == sampling.n else indices[0])
                 params = self.sampling_params(sampling, len(indices), seed, mode, budget)
                 request_id = f"kateval-{len(pending)}"
-                engine.add_request(request_id, {"prompt_token_ids": prompt_ids}, params)
+                # token ids through the engine's renderer: vLLM's supported input (a raw prompt dict is deprecated)
+                (engine_input,) = engine.renderer.render_cmpl([TokensPrompt(prompt_token_ids=prompt_ids)])
+                engine.add_request(request_id, engine_input, params)
                 pending[request_id] = _Pending(request, rendered.prefix, indices, mode, budget,
                                                tuple(prompt_ids) if budget is not None else ())
         return pending

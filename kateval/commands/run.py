@@ -1,4 +1,8 @@
-"""kateval run: generate, grade and store; ends with summary.json."""
+"""Evaluate a model on tasks: generate n samples per problem, grade each one (answers checked, programs run in
+the sandbox), store every sample with its token accounting in a run directory, and write summary.json. The same
+command run again resumes a killed run and generates only what is missing.
+
+Library side: `execute` is shared with kateval.evaluate."""
 from __future__ import annotations
 
 import argparse
@@ -11,6 +15,12 @@ from kateval.pipeline import RunConfig, run_evaluation
 from kateval.report.summary import write_summary
 from kateval.tasks import parse_task_list
 from kateval.types import KatevalError, SamplingConfig
+
+EXAMPLES = """  kateval run --model Qwen/Qwen3-8B --tasks aime24,humaneval_plus --n 8 --max-tokens 32768 --out runs/qwen3-8b
+  kateval run --model Kwaipilot/KAT-V1-40B --tasks aime25 --mode off --tensor-parallel-size 2 --out runs/kat-off
+  kateval run --backend openai --base-url http://127.0.0.1:8000/v1 --model M --tasks mbpp_plus --out runs/m
+  kateval run --backend reference --tasks aime24,aime25 --n 4 --out runs/ref     # gold answers: checks the harness
+then: kateval report runs/qwen3-8b; kateval view runs/qwen3-8b"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -117,13 +127,23 @@ def run_config(args: argparse.Namespace, out: Path | None = None) -> RunConfig:
         show_progress=not args.no_progress)
 
 
-def main(args: argparse.Namespace) -> int:
+def execute(args: argparse.Namespace) -> Path:
+    """The run described by parsed `kateval run` arguments (the command line and kateval.evaluate): generate,
+    grade and store (in adaptive rounds when asked), then summary.json. Returns the run directory."""
     config = run_config(args)
     adaptive = adaptive_settings(args)
     if adaptive:
         run_adaptive(config, adaptive)
     else:
         run_evaluation(config)
-    summary = write_summary(config.out)
-    print(f"run directory: {config.out}\nsummary: {summary}")
+    write_summary(config.out)
+    from kateval.table import cached_scalars  # pandas and pyarrow only once the engine is done
+
+    cached_scalars(config.out)   # the columns kateval.load_run reads, cached now rather than on the first load
+    return config.out
+
+
+def main(args: argparse.Namespace) -> int:
+    out = execute(args)
+    print(f"run directory: {out}\nsummary: {out / 'summary.json'}")
     return 0
