@@ -24,7 +24,6 @@ from typing import Any
 import numpy as np
 
 from kateval.adaptive_plan import (
-    Decision,
     Problems,
     RoundPlan,
     after_round,
@@ -136,14 +135,64 @@ class Schedule:
         return out
 
 
-def _report(decision: Decision, schedule: Schedule, names: list[str], level: float) -> tuple[dict, dict]:
-    """Each task's interim accuracy and sampling half-width (open problems as if they stopped now)."""
-    problems = decision.problems
-    given = np.maximum(1.0 - problems.remaining, 1e-12)
-    accuracy = task_sum(schedule.estimate / given, problems.task, len(names)) / np.bincount(problems.task)
-    half = normal_quantile(level) * np.sqrt(interim_variance(problems))
-    return ({name: float(accuracy[t]) for t, name in enumerate(names)},
-            {name: float(half[t]) for t, name in enumerate(names)})
+class Rounds:
+    """The driver's state between rounds, every part of it derived from the records (replayed the same on resume):
+    the planner's per-problem state, the weights given, and the sample ranges of the round being filled."""
+
+    def __init__(self, tasks: list[str], keys: list[ProblemKey], settings: AdaptiveSettings) -> None:
+        self.names, self.keys, self.settings = tasks, keys, settings
+        self.task = np.array([tasks.index(name) for name, _ in keys])
+        sizes = np.bincount(self.task, minlength=len(tasks))
+        self.alpha = np.array([pilot_weight(settings.initial_n, settings.max_n, settings.target_ci, int(size),
+                                            settings.level) for size in sizes])[self.task]
+        target = settings.target_ci
+        self.goals = np.full(len(tasks), variance_goal(target, settings.level) if target else 0.0)
+        self.schedule, self.reopens = Schedule(keys), np.zeros(len(tasks))
+        self.start = dict.fromkeys(keys, 0)
+        self.end = dict.fromkeys(keys, settings.initial_n)
+        self.weights, self.plan, self.problems = self.alpha, None, None
+        self.log: list[dict[str, Any]] = []
+        self.stopped: list[str | None] = [None] * len(tasks)
+
+    def advance(self, this_round: Tally, so_far: Tally) -> bool:
+        """Take in the round just sampled and plan the next; False when none follows."""
+        settings = self.settings
+        ends = np.array([self.end[key] for key in self.keys])
+        self.schedule.add(ends, self.weights, this_round)
+        self.problems = _next_state(self.problems, self.plan, this_round, so_far, self.task, self.alpha, settings)
+        spent = float(so_far.tokens.sum())
+        room = settings.token_budget - spent if settings.token_budget is not None else np.inf
+        decision = decide(self.problems, self.goals, max_n=settings.max_n, growth=settings.growth,
+                          margin=settings.plan_margin, room=room, after_pilot=self.plan is None,
+                          reopen=self.reopens < MAX_REOPENS)
+        self.reopens += decision.scale < 1.0
+        self.schedule.scale(self.task, decision.scale)
+        self.problems, self.plan, self.stopped = decision.problems, decision.plan, decision.stopped
+        accuracy, half_widths = self._interim()
+        self.log.append({"round": len(self.log) + 1, "samples": int(ends.sum()), "tokens": round(spent),
+                         "accuracy": accuracy, "half_width": half_widths})
+        if self.plan is None:
+            return False
+        self.start = self.end
+        self.end = {key: self.end[key] + int(step) for key, step in zip(self.keys, self.plan.step)}
+        self.weights = self.plan.weight
+        return True
+
+    def meta(self) -> dict[str, Any]:
+        """run.json's `adaptive`: the settings, each round's numbers, why it stopped, and the round weights."""
+        return {**self.settings.as_dict(), "rounds": self.log,
+                "stopped": None if self.plan is not None else _stopped(self.stopped),
+                "stopped_by_task": dict(zip(self.names, self.stopped)), "schedule": self.schedule.as_dict()}
+
+    def _interim(self) -> tuple[dict[str, float], dict[str, float]]:
+        """Each task's accuracy and sampling half-width now (open problems as if they stopped here)."""
+        problems = self.problems
+        given = np.maximum(1.0 - problems.remaining, 1e-12)
+        tasks = len(self.names)
+        accuracy = task_sum(self.schedule.estimate / given, problems.task, tasks) / np.bincount(problems.task)
+        half = normal_quantile(self.settings.level) * np.sqrt(interim_variance(problems))
+        return ({name: float(accuracy[t]) for t, name in enumerate(self.names)},
+                {name: float(half[t]) for t, name in enumerate(self.names)})
 
 
 def _stopped(reasons: list[str | None]) -> str:
@@ -154,55 +203,23 @@ def run_adaptive(config: RunConfig, settings: AdaptiveSettings) -> Path:
     tasks = load_tasks(config)
     store, done = open_run(config, tasks, identity={**config.identity(), "adaptive": settings.as_dict()})
     keys = [(task.name, problem.problem_id) for task in tasks for problem in selected_problems(task, config)]
-    names = [task.name for task in tasks]
-    task = np.array([names.index(name) for name, _ in keys])
-    sizes = np.bincount(task, minlength=len(names))
-    alpha = np.array([pilot_weight(settings.initial_n, settings.max_n, settings.target_ci, int(size), settings.level)
-                      for size in sizes])[task]
-    goals = np.full(len(names), variance_goal(settings.target_ci, settings.level) if settings.target_ci else 0.0)
-    schedule, reopens = Schedule(keys), np.zeros(len(names))
-    start = dict.fromkeys(keys, 0)
-    end = dict.fromkeys(keys, settings.initial_n)
-    weights, plan, problems = alpha, None, None
-    rounds: list[dict[str, Any]] = []
+    rounds = Rounds([task.name for task in tasks], keys, settings)
     with Stages.for_run(tasks, config) as stages:
-        loaded = False
-        while True:
-            requests = build_requests(tasks, config, done, wanted=_up_to(end))
+        loaded, more = False, True
+        while more:
+            requests = build_requests(tasks, config, done, wanted=_up_to(rounds.end))
             if requests:
                 if not loaded:
                     store.update_meta(**stages.load().facts())
                     loaded = True
                 stages.run(requests, config.sampling, lambda _completion: store,
-                           unit=f"samples (round {len(rounds) + 1})")
-            this_round, so_far, done = read_tally(store.run_dir, keys, start, end)
-            ends = np.array([end[key] for key in keys])
-            if (so_far.samples < ends).any():
+                           unit=f"samples (round {len(rounds.log) + 1})")
+            this_round, so_far, done = read_tally(store.run_dir, keys, rounds.start, rounds.end)
+            if (so_far.samples < np.array([rounds.end[key] for key in keys])).any():
                 raise KatevalError(f"{store.run_dir}: the backend returned fewer samples than asked for")
-            schedule.add(ends, weights, this_round)
-            problems = _next_state(problems, plan, this_round, so_far, task, alpha, settings)
-            spent = float(so_far.tokens.sum())
-            room = settings.token_budget - spent if settings.token_budget is not None else np.inf
-            decision = decide(problems, goals, max_n=settings.max_n, growth=settings.growth,
-                              margin=settings.plan_margin, room=room, after_pilot=plan is None,
-                              reopen=reopens < MAX_REOPENS)
-            reopens += (decision.scale < 1.0)
-            schedule.scale(task, decision.scale)
-            problems, plan = decision.problems, decision.plan
-            accuracy, half_widths = _report(decision, schedule, names, settings.level)
-            rounds.append({"round": len(rounds) + 1, "samples": int(ends.sum()), "tokens": round(spent),
-                           "accuracy": accuracy, "half_width": half_widths})
-            stopped = _stopped(decision.stopped) if plan is None else None
-            store.update_meta(adaptive={**settings.as_dict(), "rounds": rounds, "stopped": stopped,
-                                        "stopped_by_task": dict(zip(names, decision.stopped)),
-                                        "schedule": schedule.as_dict()},
-                              **(stages.facts() if loaded else {}))
-            if plan is None:
-                break
-            start = end
-            end = {key: end[key] + int(step) for key, step in zip(keys, plan.step)}
-            weights = plan.weight
-    finish_run(store, samples_expected=sum(end.values()))
+            more = rounds.advance(this_round, so_far)
+            store.update_meta(adaptive=rounds.meta(), **(stages.facts() if loaded else {}))
+    finish_run(store, samples_expected=sum(rounds.end.values()))
     return config.out
 
 
