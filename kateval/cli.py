@@ -19,6 +19,8 @@ COMMANDS = {
     "gold": "grade a task's reference solutions (checks its grader and data)",
     "audit": "did the AutoThink model think when it should have (auto vs forced on/off)",
     "export": "write a run in another tool's output layout (lm-eval results and samples)",
+    "sweep": "accuracy against tokens over think modes and thinking budgets (one engine queue)",
+    "frontier": "the accuracy-vs-tokens frontier of a sweep, or several checkpoints' overlaid",
 }
 
 

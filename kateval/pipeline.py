@@ -88,7 +88,13 @@ def selected_problems(task: LoadedTask, config: RunConfig) -> tuple[Problem, ...
 def build_requests(tasks: list[LoadedTask], config: RunConfig, done: set[SampleKey], wanted: Wanted | None = None,
                    mode: str | None = None, thinking_budget: int | None = None) -> list[Request]:
     """One request per problem that misses some of its wanted samples (default: range(n)). `mode` and
-    `thinking_budget` are per-request overrides of the backend's settings (a sweep's cell)."""
+    `thinking_budget` are per-request overrides of the backend's settings (a sweep's cell); without them the run's
+    own are written into every request, so a request always says what it asks for and the backend's echo on its
+    completions equals it (a completion is matched to its request through these fields)."""
+    if mode is None:
+        mode = config.backend.mode
+    if thinking_budget is None and config.backend.options.get("thinking_budget") is not None:
+        thinking_budget = int(config.backend.options["thinking_budget"])
     requests = []
     for task in tasks:
         for problem in selected_problems(task, config):

@@ -39,13 +39,32 @@ def iter_records(run_dir: Path) -> Iterator[dict[str, Any]]:
 
 
 def read_run_meta(run_dir: Path) -> dict[str, Any]:
-    path = Path(run_dir) / RUN_META
+    return read_json(Path(run_dir) / RUN_META, "a kateval run directory")
+
+
+def read_json(path: Path, holder: str) -> dict[str, Any]:
+    """A JSON file of a folder kateval wrote (`holder` names the kind of folder, for the error)."""
     if not path.exists():
-        raise KatevalError(f"{run_dir}: no {RUN_META} (is this a kateval run directory?)")
+        raise KatevalError(f"{path.parent}: no {path.name} (is this {holder}?)")
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise KatevalError(f"{path}: not valid JSON ({exc})") from exc
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Written whole or not at all (a temporary file renamed over it), so a kill never leaves half a file."""
+    temporary = path.with_suffix(path.suffix + ".tmp")
+    temporary.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def same_identity(previous: dict[str, Any], identity: dict[str, Any], where: Path, kind: str) -> None:
+    """A folder is resumed only with the settings it was made with; else a one-line error naming what changed."""
+    if previous != identity:
+        changed = sorted(k for k in set(identity) | set(previous) if identity.get(k) != previous.get(k))
+        raise KatevalError(f"{where} holds a {kind} with other settings ({', '.join(changed)}); use another --out "
+                           "or the same arguments to resume")
 
 
 class RunStore:
@@ -61,11 +80,7 @@ class RunStore:
         identity = json.loads(json.dumps(identity))  # compare as stored: tuples become lists
         if self.meta_path.exists():
             previous = read_run_meta(self.run_dir)
-            if previous.get("identity") != identity:
-                changed = sorted(k for k in set(identity) | set(previous.get("identity", {}))
-                                 if identity.get(k) != previous.get("identity", {}).get(k))
-                raise KatevalError(f"{self.run_dir} holds a run with other settings ({', '.join(changed)}); "
-                                   "use another --out or the same arguments to resume")
+            same_identity(previous.get("identity", {}), identity, self.run_dir, "run")
             meta = {**previous, **meta, "started": previous.get("started", meta.get("started")),
                     "resumed": previous.get("resumed", 0) + 1}
         self.write_meta({**meta, "identity": identity})
@@ -100,9 +115,7 @@ class RunStore:
             os.fsync(handle.fileno())
 
     def write_meta(self, meta: dict[str, Any]) -> None:
-        temporary = self.meta_path.with_suffix(".json.tmp")
-        temporary.write_text(json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
-        os.replace(temporary, self.meta_path)
+        write_json(self.meta_path, meta)
 
     def update_meta(self, **fields: Any) -> None:
         self.write_meta({**read_run_meta(self.run_dir), **fields})

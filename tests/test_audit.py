@@ -266,8 +266,8 @@ def test_inputs_are_runs_or_tasks(capsys, argv, message):
 
 
 def test_generates_three_modes_with_the_same_seeds(tmp_path, data_dir):
-    """The reference backend ignores the forced mode, so the three runs agree: every problem is right
-    everywhere and the oracle is auto's own cost or better."""
+    """The reference backend answers right in every mode (forced on thinks, forced off does not), so every
+    problem is right everywhere and the oracle is auto's own cost or better."""
     out = tmp_path / "audit"
     code = cli.main(["audit", "--backend", "reference", "--tasks", "aime24", "--limit", "3", "--n", "2",
                      "--data-dir", str(data_dir), "--no-progress", "--out", str(out)])
@@ -281,6 +281,8 @@ def test_generates_three_modes_with_the_same_seeds(tmp_path, data_dir):
     assert all(saved["overall"]["policies"][p]["accuracy"] == 1.0 for p in ("always_on", "always_off", "oracle"))
     assert saved["overall"]["missed"]["count"] == 0
     assert (out / "audit.html").exists()
+    for mode in ("on", "off"):
+        assert {json.loads(line)["mode"] for line in (out / mode / "samples.jsonl").read_text().splitlines()} == {mode}
 
 
 def test_audit_runs_returns_the_paths(runs, tmp_path):

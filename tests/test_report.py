@@ -93,6 +93,7 @@ def test_overall_and_identity(summary):
     assert overall["macro_accuracy"] == pytest.approx(0.75)
     assert overall["mean_completion_tokens"] == pytest.approx(800 / 6)   # known counts only
     assert summary["run"]["fingerprint"] == {"max_tokens": 400, "temperature": 0.6, "top_p": 0.95, "n": 2,
+                                             "thinking_budget": None,
                                              "window": "t; u:public_tests_only=True,window=2408-2502"}
     assert summary["notes"] == ["u: private tests are missing (public tests only), so its scores are optimistic"]
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from kateval.accounting import budget_hit, thought_lengths
 from kateval.backends.base import Backend, BackendConfig, sample_groups, typed_options
 from kateval.profiles import Profile, RenderedPrompt, get_profile, render_prompt, template_facts
 from kateval.tokenizers import HFTokenizer
@@ -34,6 +35,9 @@ class _Pending:
     request: Request
     prefix: str
     sample_indices: tuple[int, ...]   # sample index of each output, by output position
+    mode: str
+    thinking_budget: int | None
+    prompt_ids: tuple[int, ...]       # kept only under a budget: a prefilled `<think>` counts toward it
 
 
 class VLLMBackend(Backend):
@@ -46,15 +50,18 @@ class VLLMBackend(Backend):
         if self._on_cpu:
             for key, value in _CPU_ENV.items():
                 os.environ.setdefault(key, value)
+        self._decoder = HFTokenizer(self.options.get("tokenizer") or config.model)   # decodes, tags kept
+        template = self._decoder.hf.chat_template
+        self.profile: Profile = get_profile(config.profile, template if isinstance(template, str) else None)
+        self.profile.forcing(config.mode)  # reject an impossible mode or budget before the model loads
+        self.profile.markers(self.options.get("thinking_budget"))
         started = time.monotonic()
         self._llm = self._load()
         self.load_s = time.monotonic() - started
         self._hf = self._llm.get_tokenizer()   # renders and encodes prompts
-        self._decoder = HFTokenizer(self.options.get("tokenizer") or config.model)   # decodes, tags kept
         self.chat_template = self._hf.chat_template
-        self.profile: Profile = get_profile(config.profile, self.chat_template if isinstance(
-            self.chat_template, str) else None)
-        self.profile.forcing(config.mode)  # reject an impossible mode before any work
+        # Token ids of the thought markers, to tell from a sample's ids whether a thinking budget ended its thought.
+        self._markers = tuple(self._hf.encode(m, add_special_tokens=False) for m in self.profile.reasoning or ())
         self._stop_ids = {i for i in (self._hf.eos_token_id, *self._generation_eos()) if i is not None}
         self._stats = {"generate_s": 0.0, "generated_samples": 0, "generated_tokens": 0, "prompt_tokens": 0, "cached_prompt_tokens": 0}
 
@@ -83,8 +90,11 @@ class VLLMBackend(Backend):
             kwargs.update(distributed_executor_backend="uni", enforce_eager=True, enable_chunked_prefill=False)
         if o.get("grammar"):
             kwargs["structured_outputs_config"] = {"backend": "xgrammar"}
-        if "thinking_budget" in o:
-            kwargs["reasoning_config"] = {"reasoning_start_str": "<think>", "reasoning_end_str": "</think>"}
+        if self.profile.reasoning:
+            # Thinking budgets are per request (SamplingParams.thinking_token_budget), so every run of a thinking
+            # family gets the markers; requests without a budget are untouched by them.
+            start, end = self.profile.reasoning
+            kwargs["reasoning_config"] = {"reasoning_start_str": start, "reasoning_end_str": end}
         return kwargs
 
     def _generation_eos(self) -> tuple[int, ...]:
@@ -98,10 +108,11 @@ class VLLMBackend(Backend):
 
     # ------------------------------------------------------------------ generation
     def render(self, request: Request) -> RenderedPrompt:
-        return render_prompt(request.prompt, self._hf, self.profile, self.config.mode,
+        return render_prompt(request.prompt, self._hf, self.profile, self.request_mode(request),
                              self.options.get("system_prompt"), self.options.get("chat_template_kwargs"))
 
-    def sampling_params(self, sampling: SamplingConfig, n: int, seed: int):
+    def sampling_params(self, sampling: SamplingConfig, n: int, seed: int, mode: str | None = None,
+                        thinking_budget: int | None = None):
         from vllm import SamplingParams
         from vllm.sampling_params import RequestOutputKind
 
@@ -109,9 +120,9 @@ class VLLMBackend(Backend):
         if self.options.get("grammar"):
             from vllm.sampling_params import StructuredOutputsParams
 
-            extra["structured_outputs"] = StructuredOutputsParams(grammar=self._grammar())
-        if "thinking_budget" in self.options:
-            extra["thinking_token_budget"] = self.options["thinking_budget"]
+            extra["structured_outputs"] = StructuredOutputsParams(grammar=self._grammar(mode or self.config.mode))
+        if self.profile.markers(thinking_budget):
+            extra["thinking_token_budget"] = thinking_budget
         return SamplingParams(
             n=n, seed=seed, temperature=sampling.temperature, top_p=sampling.top_p, top_k=sampling.top_k,
             min_p=sampling.min_p, max_tokens=sampling.max_tokens, stop=list(sampling.stop) or None,
@@ -121,12 +132,12 @@ class VLLMBackend(Backend):
             # work thrown away, except where stop strings need it.
             detokenize=bool(sampling.stop), **extra)
 
-    def _grammar(self) -> str:
+    def _grammar(self, mode: str) -> str:
         from kateval.tinymodel import autothink_grammar
 
         if self.profile.name != "kat":
             raise KatevalError("--grammar autothink needs a model with the kat profile")
-        return autothink_grammar(self._hf.convert_tokens_to_ids, self.config.mode)
+        return autothink_grammar(self._hf.convert_tokens_to_ids, mode)
 
     def generate(self, requests: Sequence[Request], sampling: SamplingConfig) -> Iterator[list[Completion]]:
         engine = self._llm.llm_engine
@@ -154,12 +165,14 @@ class VLLMBackend(Backend):
         for request in requests:
             rendered = self.render(request)
             prompt_ids = self._hf.encode(rendered.text, add_special_tokens=not rendered.chat)
+            mode, budget = self.request_mode(request), self.request_budget(request)
             for indices in sample_groups(request, sampling.n):
                 seed = request.seed + (0 if len(indices) == sampling.n else indices[0])
-                params = self.sampling_params(sampling, len(indices), seed)
+                params = self.sampling_params(sampling, len(indices), seed, mode, budget)
                 request_id = f"kateval-{len(pending)}"
                 engine.add_request(request_id, {"prompt_token_ids": prompt_ids}, params)
-                pending[request_id] = _Pending(request, rendered.prefix, indices)
+                pending[request_id] = _Pending(request, rendered.prefix, indices, mode, budget,
+                                               tuple(prompt_ids) if budget is not None else ())
         return pending
 
     def _completions(self, job: _Pending, output) -> list[Completion]:
@@ -175,8 +188,15 @@ class VLLMBackend(Backend):
             completions.append(Completion(
                 task=job.request.task, problem_id=job.request.problem_id, sample_index=job.sample_indices[position],
                 text=self.text_of(ids), token_ids=ids, finish_reason=sample.finish_reason, prefix=job.prefix,
-                stop_reason=sample.stop_reason, prompt_tokens=prompt_tokens, cached_prompt_tokens=cached))
+                stop_reason=sample.stop_reason, prompt_tokens=prompt_tokens, cached_prompt_tokens=cached,
+                requested_mode=job.mode, thinking_budget=job.thinking_budget,
+                think_budget_hit=self._budget_hit(job, ids)))
         return completions
+
+    def _budget_hit(self, job: _Pending, ids: Sequence[int]) -> bool | None:
+        if job.thinking_budget is None:
+            return None
+        return budget_hit(thought_lengths(job.prompt_ids, ids, *self._markers), job.thinking_budget)
 
     def text_of(self, ids: Sequence[int]) -> str:
         """The decoded ids, special tokens kept, without a final end-of-sequence token."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from kateval.adaptive import AdaptiveSettings, run_adaptive
 from kateval.backends.base import BackendConfig
 from kateval.commands.common import add_data_args, add_exec_args, add_progress_arg, exec_limits
 from kateval.pipeline import RunConfig, run_evaluation
@@ -17,6 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", help="run directory (default runs/<model>-<tasks>)")
     parser.add_argument("--mode", default="auto", choices=["auto", "on", "off"], help="let the model decide, or force")
     add_generation_arguments(parser)
+    add_adaptive_arguments(parser)
 
 
 def add_generation_arguments(parser: argparse.ArgumentParser) -> None:
@@ -58,6 +60,25 @@ def add_generation_arguments(parser: argparse.ArgumentParser) -> None:
     add_exec_args(parser)
 
 
+def add_adaptive_arguments(parser: argparse.ArgumentParser) -> None:
+    adaptive = parser.add_argument_group("adaptive sampling (--n samples per problem first, then rounds)")
+    adaptive.add_argument("--target-ci", type=float, metavar="H",
+                          help="sample until each task's 95%% half-width (on these problems) is at most H, e.g. 0.02")
+    adaptive.add_argument("--max-n", type=int, help=f"most samples per problem (default {AdaptiveSettings.max_n})")
+    adaptive.add_argument("--token-budget", type=int, metavar="T", help="most completion tokens over all rounds")
+
+
+def adaptive_settings(args: argparse.Namespace) -> AdaptiveSettings | None:
+    """None for a fixed-n run (also for commands that make runs without these flags, e.g. audit)."""
+    target, budget, max_n = (getattr(args, key, None) for key in ("target_ci", "token_budget", "max_n"))
+    if target is None and budget is None:
+        if max_n is not None:
+            raise KatevalError("--max-n limits adaptive sampling: give --target-ci or --token-budget with it")
+        return None
+    return AdaptiveSettings(target_ci=target, token_budget=budget, initial_n=args.n,
+                            **({"max_n": max_n} if max_n is not None else {}))
+
+
 ENGINE_FLAGS = ("tensor_parallel_size", "data_parallel_size", "max_model_len", "gpu_memory_utilization", "dtype",
                 "enable_prefix_caching", "thinking_budget", "system_prompt", "chat_template_kwargs", "grammar",
                 "base_url", "concurrency")
@@ -82,10 +103,11 @@ def default_out(args: argparse.Namespace, kind: str = "") -> Path:
     return Path("runs") / "-".join([model_name, *([kind] if kind else []), *parse_task_list(args.tasks)])
 
 
-def main(args: argparse.Namespace) -> int:
+def run_config(args: argparse.Namespace, out: Path | None = None) -> RunConfig:
+    """The RunConfig of `kateval run`'s flags (other commands that make runs share it)."""
     tasks = tuple(parse_task_list(args.tasks))
-    out = Path(args.out) if args.out else default_out(args)
-    config = RunConfig(
+    out = out or (Path(args.out) if args.out else default_out(args))
+    return RunConfig(
         tasks=tasks,
         backend=BackendConfig(name=args.backend, model=args.model, profile=args.profile, mode=args.mode,
                               prompt_style=args.prompt_style, options=backend_options(args)),
@@ -93,7 +115,15 @@ def main(args: argparse.Namespace) -> int:
                                 min_p=args.min_p, max_tokens=args.max_tokens, seed=args.seed, stop=tuple(args.stop)),
         out=out, limit=args.limit, data_dir=args.data_dir, workers=args.workers, exec_limits=exec_limits(args),
         show_progress=not args.no_progress)
-    run_evaluation(config)
-    summary = write_summary(out)
-    print(f"run directory: {out}\nsummary: {summary}")
+
+
+def main(args: argparse.Namespace) -> int:
+    config = run_config(args)
+    adaptive = adaptive_settings(args)
+    if adaptive:
+        run_adaptive(config, adaptive)
+    else:
+        run_evaluation(config)
+    summary = write_summary(config.out)
+    print(f"run directory: {config.out}\nsummary: {summary}")
     return 0

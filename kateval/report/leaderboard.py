@@ -15,7 +15,7 @@ from kateval.store import RUN_META
 from kateval.types import KatevalError
 
 IDENTITY = ("run", "model", "checkpoint", "mode")
-FINGERPRINT = ("max_tokens", "temperature", "top_p", "n", "window")
+FINGERPRINT = ("max_tokens", "temperature", "top_p", "n", "thinking_budget", "window")
 TASK_METRICS = (("acc", "accuracy"), ("think", "think_rate"), ("tokens", "mean_completion_tokens"))
 FORMATS = {"md": "md", "html": "html", "csv": "csv", "latex": "tex"}
 
