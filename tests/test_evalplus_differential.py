@@ -18,8 +18,11 @@ from evalplus_differential import disagreements, programs, read_problems, unexpl
 LONG_OUTPUTS = {"humaneval": ["HumanEval/100", "HumanEval/130"], "mbpp": ["Mbpp/255", "Mbpp/630"]}
 SAMPLE_EVERY = 23          # and every 23rd other problem, in file order
 MUTANTS_PER_PROBLEM = 2
-# (task id, program kind) -> why evalplus's verdict is the wrong one there (README, "evalplus differential").
-EVALPLUS_WRONG: dict[tuple[str, str], str] = {}
+# Tasks where evalplus 0.3.1 fails programs that are right (README, "HumanEval+ and MBPP+ against evalplus").
+EVALPLUS_FAILS_RIGHT_PROGRAMS = {
+    "HumanEval/32": "its find_zero oracle `continue`s past the line that records a passed input, so every "
+                    "program fails, the canonical solution too",
+}
 
 
 def chosen(data_dir, dataset: str) -> list[dict]:
@@ -38,5 +41,5 @@ def test_kateval_and_evalplus_agree_on_mutants(data_dir):
     differing, facts = disagreements(data_dir, items)
     assert facts["programs"] == len(items) > 100
     left = [f"{row['task_id']} {row['kind']}: kateval {'pass' if row['kateval_passed'] else 'fail'}"
-            for row in unexplained(differing, EVALPLUS_WRONG)]
+            for row in unexplained(differing, EVALPLUS_FAILS_RIGHT_PROGRAMS)]
     assert not left, "\n".join(left)
