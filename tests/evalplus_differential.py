@@ -234,7 +234,16 @@ def _evalplus_side(request: Path, reply: Path) -> None:
     from evalplus.gen.util import trusted_exec
 
     asked = json.loads(request.read_text())
-    items, time_limits = asked["items"], asked["time_limits"]
+    items, time_limits = asked["items"], dict(asked["time_limits"])
+    task_cap_s = time_limits.pop("task_cap_s", None)
+    if task_cap_s is not None:
+        # evalplus caps a task's whole run at EVALPLUS_TIMEOUT_PER_TASK (60 s) of wall clock, and setting that
+        # variable breaks it (it compares the string with a float): give it the number it expects. Its 4 GB
+        # address-space limit goes too (-1: none), so only a wrong value can fail a program here.
+        environment_value = os.getenv
+        os.getenv = lambda key, *default: (task_cap_s if key == "EVALPLUS_TIMEOUT_PER_TASK"
+                                           else environment_value(key, *default))
+        os.environ["EVALPLUS_MAX_MEMORY_BYTES"] = "-1"
     problems = {"humaneval": get_human_eval_plus(), "mbpp": get_mbpp_plus()}
     expected: dict[tuple[str, str], dict] = {}
     verdicts = []
@@ -256,14 +265,15 @@ def _evalplus_side(request: Path, reply: Path) -> None:
 
 
 # ---------------------------------------------------------------- the comparison
-GENEROUS_TIME = {"min_time_limit": 30.0, "gt_time_limit_factor": 50.0}
+GENEROUS_TIME = {"min_time_limit": 30.0, "gt_time_limit_factor": 50.0, "task_cap_s": 3600.0}
 
 
 def disagreements(data_dir: Path, items: list[dict], workers: int = 2,
                   evalplus_cache: Path | None = None) -> tuple[list[dict], dict[str, float]]:
     """Programs the two grade differently. One evalplus failed and kateval passed is graded by evalplus again with
-    generous time limits (`evalplus_generous`): evalplus times each input against the wall clock, so a busy
-    machine fails programs that are only slow there."""
+    generous limits (`evalplus_generous`): evalplus times each input against the wall clock, so a busy machine
+    fails programs that are only slow there, and it limits address space to 4 GB, which a right program that
+    copies a big output can pass."""
     started = time.perf_counter()
     ours = kateval_verdicts(data_dir, items, workers)
     kateval_s = time.perf_counter() - started
@@ -276,7 +286,7 @@ def disagreements(data_dir: Path, items: list[dict], workers: int = 2,
         row["evalplus_generous"] = passed
     return differing, {"kateval_s": kateval_s, "evalplus_s": evalplus_s, "programs": len(items),
                        "kateval_passed": sum(ours), "evalplus_passed": sum(theirs),
-                       "evalplus_wall_clock": sum(bool(row.get("evalplus_generous")) for row in differing)}
+                       "evalplus_limits": sum(bool(row.get("evalplus_generous")) for row in differing)}
 
 
 def unexplained(rows: list[dict], evalplus_fails: dict[str, str]) -> list[dict]:
@@ -317,7 +327,7 @@ def main(argv: list[str]) -> int:
         print(f"{row['task_id']} {row['kind']}: kateval {'pass' if row['kateval_passed'] else 'fail'}, "
               f"evalplus {'pass' if row['evalplus_passed'] else 'fail'}"
               + ("" if "evalplus_generous" not in row else
-                 f" (with generous time limits: {'pass' if row['evalplus_generous'] else 'fail'})"))
+                 f" (with generous limits: {'pass' if row['evalplus_generous'] else 'fail'})"))
     if args.out:
         Path(args.out).write_text(json.dumps({"facts": facts, "disagreements": differing}, indent=1))
     return 0

@@ -39,6 +39,7 @@ def chosen(data_dir, dataset: str) -> list[dict]:
 def test_kateval_and_evalplus_agree_on_mutants(data_dir):
     items = [item for dataset in LONG_OUTPUTS for item in chosen(data_dir, dataset)]
     differing, facts = disagreements(data_dir, items)
+    print(facts)
     assert facts["programs"] == len(items) > 100
     left = [f"{row['task_id']} {row['kind']}: kateval {'pass' if row['kateval_passed'] else 'fail'}"
             for row in unexplained(differing, EVALPLUS_FAILS_RIGHT_PROGRAMS)]
