@@ -45,7 +45,9 @@ def {name}(*args):
 GT_TIME_LIMIT_FACTOR = 4.0          # evalplus: a program gets 4x the reference solution's time on each input,
 MIN_TIME_LIMIT_S = 4.0              # and never less than evalplus's minimal time limit
 MEMORY_MB = 4096                    # evalplus's own limit
-OUTPUT_FACTOR = 4                   # a program's answer may be this many times the reference's largest one
+OUTPUT_FACTOR = 4                   # a program's answer may be this many times the reference's largest one,
+WHOLE_OUTPUT_BYTES = 256 << 20      # or this large where the reference's came back as a digest: a program's
+                                    # answer holding a float comes back whole (several MB: HumanEval/100, Mbpp/630)
 
 
 def _surface_area(base_edge, height):   # Mbpp/581 oracle
@@ -339,9 +341,9 @@ class EvalPlusAdapter(CodeAdapter):
     def base_limits(self, problem: Problem) -> ExecLimits:
         """evalplus's memory limit; room for answers as large as the reference's (some are several MB)."""
         limits, run = self._user_limits, self.reference(problem)
-        largest = max((_encoded_size(value) for value in run.expected or ()), default=0) if run else 0
-        return replace(limits, memory_mb=max(limits.memory_mb, MEMORY_MB),
-                       output_bytes=max(limits.output_bytes, OUTPUT_FACTOR * largest))
+        room = max((WHOLE_OUTPUT_BYTES if is_digest(value) else OUTPUT_FACTOR * _encoded_size(value)
+                    for value in run.expected or ()), default=0) if run else 0
+        return replace(limits, memory_mb=max(limits.memory_mb, MEMORY_MB), output_bytes=max(limits.output_bytes, room))
 
     def judge(self, problem: Problem, program: str, result: ExecResult) -> Grade:
         reference = self.reference(problem)
