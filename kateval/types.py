@@ -67,6 +67,10 @@ class Request:
     sample_indices: tuple[int, ...]
     reference_answer: str | None = None   # gold answer text, used only by the `reference` backend
 
+    def sample_keys(self) -> list[tuple]:
+        """The identity of each sample asked for, within one generate() call (see Completion.sample_key)."""
+        return [(self.task, self.problem_id, index) for index in self.sample_indices]
+
 
 # ---------------------------------------------------------------- backend side
 @dataclass(frozen=True)
@@ -83,6 +87,10 @@ class Completion:
     cached_prompt_tokens: int | None = None
     completion_tokens: int | None = None   # only when token_ids is None but the source gave a count
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def sample_key(self) -> tuple:
+        """Which sample of which Request this is: equal to one of that request's sample_keys()."""
+        return (self.task, self.problem_id, self.sample_index)
 
 
 class TokenDecoder(Protocol):
