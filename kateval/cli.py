@@ -19,6 +19,7 @@ COMMANDS = {
     "gold": "grade a task's reference solutions (checks its grader and data)",
     "audit": "did the AutoThink model think when it should have (auto vs forced on/off)",
     "export": "write a run in another tool's output layout (lm-eval results and samples)",
+    "merge": "join shard run directories (kateval run --shard I/K) into one run",
 }
 
 

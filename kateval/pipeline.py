@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from kateval import __version__, runinfo
-from kateval.backends import make_backend
 from kateval.backends.base import BackendConfig
 from kateval.grading import grade_completions
 from kateval.progress import progress_bar
+from kateval.scale import make_run_backend, make_run_executor
+from kateval.scale.shard import Shard, shard_problems
 from kateval.store import RunStore
 from kateval.tasks import LoadedTask, load_task
 from kateval.types import Completion, ExecLimits, KatevalError, Request, SamplingConfig
@@ -34,11 +35,15 @@ class RunConfig:
     workers: int | None = None
     exec_limits: ExecLimits = field(default_factory=ExecLimits)
     show_progress: bool = True
+    shard: Shard | None = None          # --shard I/K: only this shard's problems
+    ray_address: str | None = None      # --ray-address: replicas and sandbox workers on a Ray cluster
 
     def identity(self) -> dict[str, Any]:
         """What must be equal for a run directory to be resumed."""
-        volatile = {"base_url", "api_key", "concurrency"}  # how to reach the model, not what it computes
-        return {
+        # How to reach the model or how many engines share the work, not what it computes.
+        volatile = {"base_url", "api_key", "concurrency", "data_parallel_size", "replica_capacity"}
+        shard = {"shard": str(self.shard)} if self.shard else {}
+        return {**shard,
             "tasks": list(self.tasks), "limit": self.limit, "backend": self.backend.name,
             "model": self.backend.model, "profile": self.backend.profile, "mode": self.backend.mode,
             "prompt_style": self.backend.prompt_style, "sampling": self.sampling.as_dict(),
@@ -76,11 +81,17 @@ def run_evaluation(config: RunConfig) -> Path:
         "machine": runinfo.machine(), "tasks": runinfo.task_facts(tasks, config.limit),
         "sampling": config.sampling.as_dict(), "backend_config": asdict(config.backend)})
     requests = build_requests(tasks, config, done)
+    problems = sum(len(t.selected[: config.limit]) for t in tasks)
+    if config.shard:
+        chosen = shard_problems(tasks, config.limit, config.shard)
+        in_shard = {(task, problem_id) for task, ids in chosen.items() for problem_id in ids}
+        requests = [r for r in requests if (r.task, r.problem_id) in in_shard]
+        problems = sum(map(len, chosen.values()))
+        store.update_meta(shard={"index": config.shard.index, "count": config.shard.count, "problems": chosen})
     total = sum(len(r.sample_indices) for r in requests)
     if total:
         _generate_and_grade(tasks, requests, config, store, total)
-    store.update_meta(ended=runinfo.now(), samples_expected=sum(
-        len(t.selected[: config.limit]) for t in tasks) * config.sampling.n)
+    store.update_meta(ended=runinfo.now(), samples_expected=problems * config.sampling.n)
     return config.out
 
 
@@ -91,10 +102,8 @@ def _generate_and_grade(tasks: list[LoadedTask], requests: list[Request], config
     by_name = {task.name: task for task in tasks}
     executor = None
     if any(task.adapter.needs_executor for task in tasks):
-        from kateval.sandbox import make_executor
-
-        executor = make_executor(workers=config.workers, limits=config.exec_limits)
-    backend = make_backend(config.backend)
+        executor = make_run_executor(config.backend, config.workers, config.exec_limits, config.ray_address)
+    backend = make_run_backend(config.backend, config.ray_address)
     started = time.monotonic()
 
     def grade_and_store(batch: list[Completion]) -> None:

@@ -1,0 +1,38 @@
+"""kateval merge: join shard run directories (`kateval run --shard I/K`) into one run; ends with summary.json."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from kateval.report.summary import write_summary
+from kateval.scale.merge import merge_runs
+
+SHOWN = 10   # missing samples listed by name; the rest are counted
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_dirs", nargs="+", metavar="DIR", help="shard run directories (same run, --shard I/K)")
+    parser.add_argument("--out", required=True, help="the merged run directory (new)")
+
+
+def main(args: argparse.Namespace) -> int:
+    report = merge_runs([Path(d) for d in args.run_dirs], Path(args.out))
+    print(f"merged {len(args.run_dirs)} run directories (shards {', '.join(report.shards)}) into {report.out}: "
+          f"{report.samples} of {report.expected} samples")
+    if report.missing_shards:
+        print(f"missing shards: {', '.join(map(str, report.missing_shards))}")
+    if report.repeated_shards:
+        print(f"shards given more than once: {', '.join(map(str, report.repeated_shards))}")
+    if report.duplicated:
+        print(f"duplicated samples: {report.duplicated} (the first copy kept; {report.conflicting} of them differ "
+              "from it)")
+    if report.missing:
+        names = ", ".join(f"{task}/{problem_id}#{index}" for task, problem_id, index in report.missing[:SHOWN])
+        more = f" and {len(report.missing) - SHOWN} more" if len(report.missing) > SHOWN else ""
+        print(f"missing samples of the shards given: {len(report.missing)} ({names}{more})")
+    if report.samples < report.expected:
+        print("the merged run is incomplete: `kateval run` with the run's arguments (no --shard) and "
+              f"--out {report.out} generates only what is missing")
+    summary = write_summary(report.out)
+    print(f"summary: {summary}")
+    return 0 if report.complete else 1
