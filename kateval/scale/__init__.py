@@ -12,9 +12,9 @@ from kateval.types import ExecLimits, Executor, KatevalError
 def make_run_backend(config: BackendConfig, ray_address: str | None = None) -> Backend:
     """One backend in this process, or `data_parallel_size` replicas of it (local processes, or Ray actors)."""
     options = typed_options(config.options)
-    size = options.get("data_parallel_size") or 1
-    if size < 1:
-        raise KatevalError("--data-parallel-size must be at least 1")
+    size = options.get("data_parallel_size", 1)
+    if size < 1 or options.get("replica_capacity", 1) < 1:
+        raise KatevalError("--data-parallel-size and --replica-capacity must be at least 1")
     if size == 1 and not ray_address:
         return make_backend(config)
     from kateval.scale.backend import ReplicatedBackend

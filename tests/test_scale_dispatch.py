@@ -1,0 +1,81 @@
+"""The work queue replicas pull from: capacity, balance by work, a lost replica's samples, no duplicates."""
+from __future__ import annotations
+
+import pytest
+
+from kateval.scale.dispatch import WorkQueue
+from kateval.types import Completion, Prompt, Request
+
+PROMPT = Prompt(text="q")
+
+
+def request(problem: str, indices=(0, 1, 2, 3), task: str = "t") -> Request:
+    return Request(task, problem, PROMPT, seed=7, sample_indices=tuple(indices))
+
+
+def completions(req: Request, indices=None) -> list[Completion]:
+    return [Completion(req.task, req.problem_id, i, "x", (1,), "stop")
+            for i in (req.sample_indices if indices is None else indices)]
+
+
+def test_take_fills_a_replica_up_to_its_capacity_in_queue_order():
+    work = WorkQueue([request(f"p{i}") for i in range(5)])
+    assert [r.problem_id for r in work.take(0, capacity=8)] == ["p0", "p1"]
+    assert work.take(0, capacity=8) == []             # full until it returns samples
+    assert [r.problem_id for r in work.take(1, capacity=8)] == ["p2", "p3"]
+    assert work.in_flight(0) == 8 and work.queued_samples == 4
+
+
+def test_a_request_larger_than_the_capacity_goes_whole_to_an_empty_replica_only():
+    work = WorkQueue([request("big", range(10)), request("small", (0,))])
+    assert [r.problem_id for r in work.take(0, capacity=4)] == ["big"]
+    assert work.take(0, capacity=4) == []
+
+
+def test_a_replica_that_returns_samples_takes_more_so_short_work_does_not_idle_a_replica():
+    requests = [request(f"p{i}", (0,)) for i in range(6)]
+    work = WorkQueue(requests)
+    first = {replica: work.take(replica, capacity=1) for replica in (0, 1)}
+    # replica 0 gets short outputs and comes back three times while replica 1 still works on its first request
+    served = {0: [first[0][0].problem_id], 1: [first[1][0].problem_id]}
+    for _ in range(3):
+        done = next(r for r in requests if r.problem_id == served[0][-1])
+        assert work.finish(0, completions(done)) != []
+        served[0].append(work.take(0, capacity=1)[0].problem_id)
+    assert len(served[0]) == 4 and len(served[1]) == 1
+    assert not work.done
+
+
+def test_finish_accepts_each_sample_once_and_only_from_the_replica_holding_it():
+    req = request("p0")
+    work = WorkQueue([req])
+    work.take(0, capacity=8)
+    assert work.finish(1, completions(req)) == []                        # not given to replica 1
+    assert len(work.finish(0, completions(req, (0, 1)))) == 2
+    assert work.finish(0, completions(req, (0, 1))) == []                # repeats are dropped
+    assert len(work.finish(0, completions(req, (2, 3, 3)))) == 2
+    assert work.done
+
+
+def test_a_lost_replica_returns_only_its_unfinished_samples_to_the_front_of_the_queue():
+    first, second, third = request("p0"), request("p1"), request("p2", (5,))
+    work = WorkQueue([first, second, third])
+    work.take(0, capacity=8)                       # p0 and p1
+    work.finish(0, completions(first, (0, 2)))
+    assert work.lose(0) == 6 and work.requeued_samples == 6
+    again = work.take(1, capacity=100)
+    assert [(r.problem_id, r.sample_indices) for r in again] == [("p0", (1, 3)), ("p1", (0, 1, 2, 3)), ("p2", (5,))]
+    assert again[0].seed == first.seed and again[0].prompt == first.prompt   # the rest of the request unchanged
+    assert work.finish(0, completions(first, (1,))) == []                # the lost replica's late samples
+    work.finish(1, [c for r in again for c in completions(r)])
+    assert work.done
+
+
+def test_two_requests_asking_for_one_sample_are_refused():
+    with pytest.raises(ValueError):
+        WorkQueue([request("p0", (0, 1)), request("p0", (1, 2))])
+
+
+def test_requests_without_samples_are_no_work():
+    work = WorkQueue([request("p0", ())])
+    assert work.done and work.take(0, capacity=4) == []
