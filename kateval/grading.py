@@ -54,5 +54,6 @@ def _record(problem: Problem, parsed: ParsedOutput, completion: Completion, grad
         other_tokens=counts.other_tokens, extracted_answer=grade.extracted_answer, correct=grade.correct,
         status=grade.status, completion=completion.text, difficulty=problem.difficulty, prefix=completion.prefix,
         stop_reason=completion.stop_reason, cached_prompt_tokens=completion.cached_prompt_tokens,
-        grade_details=grade.details,
+        grade_details=grade.details, thinking_budget=completion.thinking_budget,
+        think_budget_hit=completion.think_budget_hit if completion.thinking_budget is not None else False,
     )

@@ -1,4 +1,10 @@
-"""One evaluation run: tasks -> requests -> backend -> completions -> grade -> store."""
+"""One evaluation run: tasks -> requests -> backend -> completions -> grade -> store.
+
+The stages are shared by every driver: `Stages` holds one loaded backend and one sandbox and moves any number of
+request lists through generate -> grade -> store; `open_run`/`build_requests`/`finish_run` are a run directory's
+edges. `run_evaluation` is the fixed-n driver; kateval.sweep (many cells in one engine queue) and kateval.adaptive
+(rounds) are others, built on the same pieces.
+"""
 from __future__ import annotations
 
 import hashlib
@@ -6,22 +12,26 @@ import os
 import threading
 import time
 from collections import defaultdict, deque
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from kateval import __version__, runinfo
-from kateval.backends.base import BackendConfig
+from kateval.backends.base import Backend, BackendConfig
 from kateval.grading import grade_completions
 from kateval.progress import progress_bar
 from kateval.scale import make_run_backend, make_run_executor
-from kateval.scale.shard import Shard, shard_problems
-from kateval.store import RunStore
+from kateval.scale.shard import Shard, in_shard
+from kateval.store import RunStore, SampleKey
 from kateval.tasks import LoadedTask, load_task
-from kateval.types import Completion, ExecLimits, KatevalError, Request, SamplingConfig
+from kateval.types import Completion, ExecLimits, Executor, KatevalError, Problem, Request, SamplingConfig
 
 MAX_PENDING_BATCHES = 32  # generation may run ahead of grading by this many batches (bounds memory)
+
+Route = Callable[[Completion], RunStore]            # which run directory a completion's record goes to
+Wanted = Callable[[LoadedTask, Problem], range]     # the sample indices a problem should end up with
 
 
 @dataclass(frozen=True)
@@ -42,8 +52,8 @@ class RunConfig:
         """What must be equal for a run directory to be resumed."""
         # How to reach the model or how many engines share the work, not what it computes.
         volatile = {"base_url", "api_key", "concurrency", "data_parallel_size", "replica_capacity"}
-        shard = {"shard": str(self.shard)} if self.shard else {}
-        return {**shard,
+        return {
+            **({"shard": str(self.shard)} if self.shard else {}),
             "tasks": list(self.tasks), "limit": self.limit, "backend": self.backend.name,
             "model": self.backend.model, "profile": self.backend.profile, "mode": self.backend.mode,
             "prompt_style": self.backend.prompt_style, "sampling": self.sampling.as_dict(),
@@ -57,80 +67,141 @@ def request_seed(base_seed: int, task: str, problem_id: str) -> int:
     return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 
 
-def build_requests(tasks: list[LoadedTask], config: RunConfig, done: set[tuple[str, str, int]]) -> list[Request]:
+# ---------------------------------------------------------------- a run directory's edges
+def load_tasks(config: RunConfig) -> list[LoadedTask]:
+    if config.sampling.n < 1 or config.sampling.max_tokens < 1:
+        raise KatevalError("--n and --max-tokens must be at least 1")
+    return [load_task(name, config.data_dir) for name in config.tasks]
+
+
+def open_run(config: RunConfig, tasks: list[LoadedTask], identity: dict[str, Any] | None = None,
+             **meta: Any) -> tuple[RunStore, set[SampleKey]]:
+    """Create or resume config.out; returns the store and the keys of the samples it already holds.
+    A driver adds what else must match on resume to `identity` and what it wants recorded to `meta`."""
+    store = RunStore(config.out)
+    if config.shard:   # which problems this shard holds, so that `kateval merge` can name missing samples
+        meta["shard"] = {"index": config.shard.index, "count": config.shard.count, "problems": {
+            task.name: [problem.problem_id for problem in selected_problems(task, config)] for task in tasks}}
+    done = store.open(identity or config.identity(), {
+        "kateval_version": __version__, "git_commit": runinfo.git_commit(), "started": runinfo.now(),
+        "machine": runinfo.machine(), "tasks": runinfo.task_facts(tasks, config.limit),
+        "sampling": config.sampling.as_dict(), "backend_config": asdict(config.backend), **meta})
+    return store, done
+
+
+def selected_problems(task: LoadedTask, config: RunConfig) -> tuple[Problem, ...]:
+    """The problems a run of `config` covers: the first `limit` of the task's selection (of its shard, if any)."""
+    problems = task.selected[: config.limit]
+    return in_shard(task.name, problems, config.shard) if config.shard else problems
+
+
+def build_requests(tasks: list[LoadedTask], config: RunConfig, done: set[SampleKey], wanted: Wanted | None = None,
+                   mode: str | None = None, thinking_budget: int | None = None) -> list[Request]:
+    """One request per problem that misses some of its wanted samples (default: range(n)). `mode` and
+    `thinking_budget` are per-request overrides of the backend's settings (a sweep's cell)."""
     requests = []
     for task in tasks:
-        for problem in task.selected[: config.limit]:
-            missing = tuple(i for i in range(config.sampling.n) if (task.name, problem.problem_id, i) not in done)
+        for problem in selected_problems(task, config):
+            indices = wanted(task, problem) if wanted else range(config.sampling.n)
+            missing = tuple(i for i in indices if (task.name, problem.problem_id, i) not in done)
             if missing:
                 requests.append(Request(
                     task=task.name, problem_id=problem.problem_id,
                     prompt=task.adapter.prompt(problem, config.backend.prompt_style),
                     seed=request_seed(config.sampling.seed, task.name, problem.problem_id),
-                    sample_indices=missing, reference_answer=task.adapter.reference_answer(problem)))
+                    sample_indices=missing, reference_answer=task.adapter.reference_answer(problem),
+                    mode=mode, thinking_budget=thinking_budget))
     return requests
 
 
-def run_evaluation(config: RunConfig) -> Path:
-    if config.sampling.n < 1 or config.sampling.max_tokens < 1:
-        raise KatevalError("--n and --max-tokens must be at least 1")
-    tasks = [load_task(name, config.data_dir) for name in config.tasks]
-    store = RunStore(config.out)
-    done = store.open(config.identity(), {
-        "kateval_version": __version__, "git_commit": runinfo.git_commit(), "started": runinfo.now(),
-        "machine": runinfo.machine(), "tasks": runinfo.task_facts(tasks, config.limit),
-        "sampling": config.sampling.as_dict(), "backend_config": asdict(config.backend)})
-    requests = build_requests(tasks, config, done)
-    problems = sum(len(t.selected[: config.limit]) for t in tasks)
-    if config.shard:
-        chosen = shard_problems(tasks, config.limit, config.shard)
-        in_shard = {(task, problem_id) for task, ids in chosen.items() for problem_id in ids}
-        requests = [r for r in requests if (r.task, r.problem_id) in in_shard]
-        problems = sum(map(len, chosen.values()))
-        store.update_meta(shard={"index": config.shard.index, "count": config.shard.count, "problems": chosen})
-    total = sum(len(r.sample_indices) for r in requests)
-    if total:
-        _generate_and_grade(tasks, requests, config, store, total)
-    store.update_meta(ended=runinfo.now(), samples_expected=problems * config.sampling.n)
-    return config.out
+def finish_run(store: RunStore, **meta: Any) -> None:
+    store.update_meta(ended=runinfo.now(), **meta)
 
 
-def _generate_and_grade(tasks: list[LoadedTask], requests: list[Request], config: RunConfig, store: RunStore,
-                        total: int) -> None:
-    """Grading and storing run on one background thread, so a GPU never waits for the sandbox; batches are
-    stored in the order they finished."""
-    by_name = {task.name: task for task in tasks}
-    executor = None
-    if any(task.adapter.needs_executor for task in tasks):
-        executor = make_run_executor(config.backend, config.workers, config.exec_limits, config.ray_address)
-    backend = make_run_backend(config.backend, config.ray_address)
-    started = time.monotonic()
+# ---------------------------------------------------------------- the stages
+class Stages:
+    """generate -> parse -> grade -> store over one backend and one sandbox, for any number of request lists.
 
-    def grade_and_store(batch: list[Completion]) -> None:
-        grouped: dict[str, list[Completion]] = defaultdict(list)
-        for completion in batch:
-            grouped[completion.task].append(completion)
-        for name, completions in grouped.items():
-            store.append(grade_completions(by_name[name], completions, backend.decoder(), executor))
-        bar.update(len(batch), tokens=sum(len(c.token_ids or ()) for c in batch))
+    The backend is loaded on the first `run` (a driver with nothing left to do never loads a model) and kept until
+    `close`, so rounds and cells share one model load and one engine queue per call."""
 
-    try:
-        store.update_meta(backend=backend.describe(), executor=executor.describe() if executor else None)
-        with progress_bar(total, "samples", enabled=config.show_progress) as bar, \
+    def __init__(self, tasks: Sequence[LoadedTask], backend: BackendConfig, workers: int | None = None,
+                 exec_limits: ExecLimits | None = None, show_progress: bool = True, ray_address: str | None = None):
+        self._tasks = {task.name: task for task in tasks}
+        self._backend_config = backend
+        self._ray_address = ray_address
+        self._workers = workers
+        self._exec_limits = exec_limits or ExecLimits()
+        self._show_progress = show_progress
+        self._backend: Backend | None = None
+        self._executor: Executor | None = None
+
+    @classmethod
+    def for_run(cls, tasks: Sequence[LoadedTask], config: RunConfig) -> Stages:
+        return cls(tasks, config.backend, config.workers, config.exec_limits, config.show_progress,
+                   config.ray_address)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def load(self) -> Self:
+        if self._backend is None:
+            # One engine here, or replicas and sandbox workers spread out (kateval.scale).
+            if any(task.adapter.needs_executor for task in self._tasks.values()):
+                self._executor = make_run_executor(self._backend_config, self._workers, self._exec_limits,
+                                                   self._ray_address)
+            self._backend = make_run_backend(self._backend_config, self._ray_address)
+        return self
+
+    def facts(self) -> dict[str, Any]:
+        """What run.json records about the backend and the sandbox (after `load`)."""
+        return {"backend": self._backend.describe() if self._backend else None,
+                "executor": self._executor.describe() if self._executor else None}
+
+    def run(self, requests: Sequence[Request], sampling: SamplingConfig, route: Route, unit: str = "samples") -> float:
+        """Generate every request in one backend call; records are graded and appended (to `route(completion)`)
+        on a background thread as batches finish, so a GPU never waits for the sandbox. Returns the seconds."""
+        total = sum(len(request.sample_indices) for request in requests)
+        if not total:
+            return 0.0
+        backend = self.load()._backend
+        started = time.monotonic()
+
+        def grade_and_store(batch: list[Completion]) -> None:
+            groups: dict[tuple[int, str], list[Completion]] = defaultdict(list)
+            stores: dict[int, RunStore] = {}
+            for completion in batch:
+                store = route(completion)
+                stores[id(store)] = store
+                groups[(id(store), completion.task)].append(completion)
+            for (store_id, name), completions in groups.items():
+                stores[store_id].append(grade_completions(self._tasks[name], completions, backend.decoder(),
+                                                          self._executor))
+            bar.update(len(batch), tokens=sum(len(c.token_ids or ()) for c in batch))
+
+        with progress_bar(total, unit, enabled=self._show_progress) as bar, \
                 ThreadPoolExecutor(max_workers=1, thread_name_prefix="kateval-grade",
                                    initializer=_lower_thread_priority) as grader:
             pending: deque[Future] = deque()
-            for batch in backend.generate(requests, config.sampling):
+            for batch in backend.generate(requests, sampling):
                 pending.append(grader.submit(grade_and_store, batch))
                 while pending and (pending[0].done() or len(pending) > MAX_PENDING_BATCHES):
                     pending.popleft().result()  # re-raises a grading error here
             while pending:
                 pending.popleft().result()
-        store.update_meta(backend=backend.describe(), generate_and_grade_s=round(time.monotonic() - started, 3))
-    finally:
-        backend.close()
-        if executor is not None:
-            executor.close()
+        return time.monotonic() - started
+
+    def close(self) -> None:
+        backend, executor, self._backend, self._executor = self._backend, self._executor, None, None
+        try:
+            if backend is not None:
+                backend.close()
+        finally:
+            if executor is not None:
+                executor.close()
 
 
 def _lower_thread_priority() -> None:
@@ -139,3 +210,17 @@ def _lower_thread_priority() -> None:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
     except (AttributeError, OSError):  # not Linux, or not allowed: grading just competes as it is
         pass
+
+
+# ---------------------------------------------------------------- the fixed-n driver
+def run_evaluation(config: RunConfig) -> Path:
+    tasks = load_tasks(config)
+    store, done = open_run(config, tasks)
+    requests = build_requests(tasks, config, done)
+    if requests:
+        with Stages.for_run(tasks, config) as stages:
+            store.update_meta(**stages.load().facts())
+            seconds = stages.run(requests, config.sampling, lambda _completion: store)
+            store.update_meta(**stages.facts(), generate_and_grade_s=round(seconds, 3))
+    finish_run(store, samples_expected=sum(len(selected_problems(t, config)) for t in tasks) * config.sampling.n)
+    return config.out

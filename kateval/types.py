@@ -66,10 +66,10 @@ class Request:
     seed: int
     sample_indices: tuple[int, ...]
     reference_answer: str | None = None   # gold answer text, used only by the `reference` backend
-
-    def sample_keys(self) -> list[tuple]:
-        """The identity of each sample asked for, within one generate() call (see Completion.sample_key)."""
-        return [(self.task, self.problem_id, index) for index in self.sample_indices]
+    # Per-request overrides of the backend's settings, so that differently configured requests share one engine
+    # queue (a sweep's cells): None keeps the backend's own mode / `thinking_budget` option.
+    mode: str | None = None               # auto | on | off
+    thinking_budget: int | None = None    # most thinking tokens; a longer thought is closed with a forced end tag
 
 
 # ---------------------------------------------------------------- backend side
@@ -87,10 +87,10 @@ class Completion:
     cached_prompt_tokens: int | None = None
     completion_tokens: int | None = None   # only when token_ids is None but the source gave a count
     extra: dict[str, Any] = field(default_factory=dict)
-
-    def sample_key(self) -> tuple:
-        """Which sample of which Request this is: equal to one of that request's sample_keys()."""
-        return (self.task, self.problem_id, self.sample_index)
+    # What the backend applied for this sample (the request's overrides resolved against its own settings).
+    requested_mode: str | None = None
+    thinking_budget: int | None = None
+    think_budget_hit: bool | None = None   # the budget ended a thought (None: unknown, e.g. no token ids)
 
 
 class TokenDecoder(Protocol):
@@ -211,6 +211,8 @@ class SampleRecord:
     stop_reason: str | int | None = None
     cached_prompt_tokens: int | None = None
     grade_details: dict[str, Any] = field(default_factory=dict)
+    thinking_budget: int | None = None     # thinking tokens allowed (None: no budget)
+    think_budget_hit: bool | None = False  # the budget cut the thought (a forced end tag, counted as think)
 
     def to_json_dict(self) -> dict[str, Any]:
         return asdict(self)

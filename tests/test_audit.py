@@ -222,7 +222,7 @@ def test_cli_writes_json_md_and_self_contained_html(runs, tmp_path, capsys):
     assert saved["overall"]["aes"]["auto"] == pytest.approx((290 - 206) / 290 - 4 * (0.5 - 0.4) / 0.5)
     assert [p["problem_id"] for p in saved["problems"] if p["missed"]] == ["P3"]
     markdown = (out / "audit.md").read_text()
-    assert "| auto | 40.0% | 206.0 | -0.510 |" in markdown
+    assert "| auto | 40.0% | [10.0%, 70.0%] | 206.0 | -0.510 |" in markdown
     assert "| forced on right, forced off wrong | 0 | 1 (missed) |" in markdown
     assert "![policies_accuracy_vs_tokens](audit_policies_accuracy_vs_tokens.png)" in markdown
     assert (out / "audit_policies_accuracy_vs_tokens.png").read_bytes().startswith(b"\x89PNG")

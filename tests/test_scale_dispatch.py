@@ -1,7 +1,7 @@
 """The work queue replicas pull from: capacity, balance by work, a lost replica's samples, no duplicates."""
 from __future__ import annotations
 
-import pytest
+import dataclasses
 
 from kateval.scale.dispatch import WorkQueue
 from kateval.types import Completion, Prompt, Request
@@ -71,9 +71,19 @@ def test_a_lost_replica_returns_only_its_unfinished_samples_to_the_front_of_the_
     assert work.done
 
 
-def test_two_requests_asking_for_one_sample_are_refused():
-    with pytest.raises(ValueError):
-        WorkQueue([request("p0", (0, 1)), request("p0", (1, 2))])
+def test_requests_for_one_sample_never_share_a_replica_so_each_completion_names_one_request():
+    # A sweep asks for sample (t, p0, 0) in two cells (other modes or budgets, same key).
+    auto, forced = request("p0", (0, 1)), dataclasses.replace(request("p0", (0, 1)), mode="on")
+    other = request("p1", (0,))
+    work = WorkQueue([auto, forced, other])
+    assert work.take(0, capacity=8) == [auto, other]          # the forced cell waits, the queue goes on
+    assert work.take(1, capacity=8) == [forced]
+    answered = work.finish(1, completions(forced))
+    assert len(answered) == 2 and work.finish(0, completions(auto)) != []
+    again = WorkQueue([auto, forced])
+    again.take(0, capacity=8)
+    again.finish(0, completions(auto))
+    assert again.take(0, capacity=8) == [forced]               # once the first is back, the same replica may
 
 
 def test_requests_without_samples_are_no_work():

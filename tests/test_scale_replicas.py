@@ -11,6 +11,7 @@ from kateval.backends.base import BackendConfig
 from kateval.backends.reference import ReferenceBackend
 from kateval.scale import make_run_backend
 from kateval.scale.backend import ReplicatedBackend
+from kateval.scale.dispatch import completion_key
 from kateval.scale.local import replica_environments
 from kateval.store import read_run_meta
 from kateval.types import KatevalError, Prompt, Request, SamplingConfig
@@ -27,8 +28,8 @@ def by_key(batches) -> dict:
     found = {}
     for batch in batches:
         for completion in batch:
-            assert completion.sample_key() not in found
-            found[completion.sample_key()] = completion
+            assert completion_key(completion) not in found
+            found[completion_key(completion)] = completion
     return found
 
 

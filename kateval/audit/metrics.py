@@ -9,7 +9,8 @@ Definitions (documented in the report too):
 - The *oracle router* takes, per problem, the mode that is right; if both or neither are, the cheaper one
   (fewer mean completion tokens; "off" when a count is missing or tied, since not thinking is the cheap mode).
 - Policy accuracy and tokens average per-problem means, so every problem weighs the same whatever its sample
-  count; tokens average only problems whose counts are known.
+  count (the report's estimator, `report.metrics.mean_over_problems`, with its bootstrap over problems for the
+  accuracy CI); tokens average only problems whose counts are known.
 - AES (O1-Pruner, Luo et al. 2025, arXiv 2501.12570): with dL = (L_base - L) / L_base and
   dA = (A - A_base) / A_base, AES = alpha * dL + beta * dA when dA >= 0, else alpha * dL - gamma * |dA|.
 """
@@ -20,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from kateval.report.metrics import difficulty_order, safe_ratio
+from kateval.report.metrics import Estimate, difficulty_order, mean_over_problems, safe_ratio
 
 MODES = ("auto", "on", "off")
 POLICIES = ("always_on", "always_off", "auto", "oracle")
@@ -131,8 +132,14 @@ def thinking_errors(problems: Sequence[ProblemAudit]) -> dict[str, dict[str, Any
     }
 
 
-def policy_points(problems: Sequence[ProblemAudit]) -> dict[str, dict[str, float | None]]:
-    return {policy: {"accuracy": mean(p.stats(policy).accuracy for p in problems),
+def policy_accuracy(problems: Sequence[ProblemAudit]) -> dict[str, Estimate]:
+    return {policy: mean_over_problems([p.stats(policy).accuracy for p in problems]) for policy in POLICIES}
+
+
+def policy_points(problems: Sequence[ProblemAudit],
+                  accuracy: dict[str, Estimate] | None = None) -> dict[str, dict[str, float | None]]:
+    accuracy = accuracy or policy_accuracy(problems)
+    return {policy: {"accuracy": accuracy[policy].value,
                      "mean_tokens": mean(p.stats(policy).mean_tokens for p in problems)}
             for policy in POLICIES}
 
@@ -177,7 +184,8 @@ def think_rate_by_difficulty(problems: Sequence[ProblemAudit],
 
 
 def summarize(problems: Sequence[ProblemAudit], baseline: str, weights: AesWeights) -> dict[str, Any]:
-    points = policy_points(problems)
+    accuracy = policy_accuracy(problems)
+    points = policy_points(problems, accuracy)
     return {
         "problems": len(problems),
         "think_rate": mean(p.auto.think_rate for p in problems),
@@ -185,6 +193,7 @@ def summarize(problems: Sequence[ProblemAudit], baseline: str, weights: AesWeigh
         "decision_matrix": decision_matrix(problems),
         **thinking_errors(problems),
         "policies": points,
+        "policy_accuracy_ci95": {policy: estimate.interval for policy, estimate in accuracy.items()},
         "regret": regret(points),
         "aes": aes_scores(points, baseline, weights),
         "think_rate_by_difficulty": think_rate_by_difficulty(problems),

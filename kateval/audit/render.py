@@ -9,7 +9,7 @@ from typing import Any
 
 from kateval.audit.metrics import POLICIES, ProblemAudit
 from kateval.report.plots import new_figure, png_bytes
-from kateval.report.render import Document, Table, num, pct, to_html, to_markdown, write_text
+from kateval.report.render import Document, Table, interval, num, pct, to_html, to_markdown, write_text
 
 LISTED = 25   # problems named per list in the md/html report; audit.json has them all
 POLICY_NAMES = {"always_on": "always on", "always_off": "always off", "auto": "auto", "oracle": "oracle router"}
@@ -67,14 +67,14 @@ def _names(names: list[str]) -> str:
 def scope_tables(title: str, summary: dict[str, Any], baseline: str) -> list[Table]:
     points, matrix, regret = summary["policies"], summary["decision_matrix"], summary["regret"]
     needless, missed = summary["needless"], summary["missed"]
-    policies = [[POLICY_NAMES[p], pct(points[p]["accuracy"]), num(points[p]["mean_tokens"], 1),
-                 signed(summary["aes"][p])] for p in POLICIES]
+    policies = [[POLICY_NAMES[p], pct(points[p]["accuracy"]), interval(summary["policy_accuracy_ci95"][p]),
+                 num(points[p]["mean_tokens"], 1), signed(summary["aes"][p])] for p in POLICIES]
     decisions = [[f"forced on {a}, forced off {b}",
                   f"{matrix['auto_on'][f'on_{a}_off_{b}']}{' (needless)' if b == 'right' else ''}",
                   f"{matrix['auto_off'][f'on_{a}_off_{b}']}{' (missed)' if (a, b) == ('right', 'wrong') else ''}"]
                  for a, b in CELLS]
     return [
-        Table(f"{title}: policies", ["policy", "accuracy", "mean tokens", f"AES vs {baseline}"], policies,
+        Table(f"{title}: policies", ["policy", "accuracy", "95% CI", "mean tokens", f"AES vs {baseline}"], policies,
               f"{summary['problems']} problems; auto thought in {pct(summary['think_rate'])} of its samples and "
               f"chose to think on {pct(summary['chose_on_rate'])} of the problems. Its regret against the oracle "
               f"router: {pct(regret['accuracy'])} accuracy, {num(regret['tokens'], 1)} tokens per problem."),

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from array import array
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ MODE_INDEX = {mode: index for index, mode in enumerate(MODES)}
 SEGMENT_FIELDS = (("judge", "judge_tokens"), ("think", "think_tokens"), ("answer", "answer_tokens"))
 UNKNOWN = -1  # a token count the source did not give
 PROGRESS_EVERY = 10_000
+VOTE_TEXT_CHARS = 200       # wrong answers up to this long are kept as text, to be normalized before voting
 _CORRECT_ANSWER = object()  # every answer graded correct votes for the same (gold) answer
 
 
@@ -29,10 +31,17 @@ class ProblemTotals:
     tokens: int = 0          # sum of the known completion token counts
     tokens_known: int = 0
     difficulty: str | None = None
+    index: int = 0           # position among its aggregate's problems (the value in TaskAggregate.problem_index)
     votes: dict[Any, int] = field(default_factory=dict)   # answer -> count; correct ones under one key
 
-    def vote_table(self) -> dict[Any, tuple[int, bool]]:
-        return {answer: (count, answer is _CORRECT_ANSWER) for answer, count in self.votes.items()}
+    def vote_table(self, normalize: Callable[[str], Hashable]) -> dict[Any, tuple[int, bool]]:
+        """Votes with equal answers merged: `normalize` maps an answer's text to its canonical key (a long
+        answer, kept only as its hash, stays as it is)."""
+        table: dict[Any, tuple[int, bool]] = {}
+        for answer, count in self.votes.items():
+            key = normalize(answer) if isinstance(answer, str) else answer
+            table[key] = (table.get(key, (0, False))[0] + count, answer is _CORRECT_ANSWER)
+        return table
 
 
 class TaskAggregate:
@@ -44,6 +53,7 @@ class TaskAggregate:
         self.correct = array("b")
         self.truncated = array("b")
         self.mode = array("b")   # index into MODES
+        self.problem_index = array("i")   # the sample's problem, 0..len(problems)-1 in first-seen order
         self.well_formed = 0
         self.statuses: Counter[str] = Counter()
         self.problems: dict[Any, ProblemTotals] = {}
@@ -63,7 +73,9 @@ class TaskAggregate:
         self.statuses[record.get("status") or "unknown"] += 1
         problem = self.problems.get(record["problem_id"])
         if problem is None:
-            problem = self.problems[record["problem_id"]] = ProblemTotals(difficulty=record.get("difficulty"))
+            problem = self.problems[record["problem_id"]] = ProblemTotals(difficulty=record.get("difficulty"),
+                                                                          index=len(self.problems))
+        self.problem_index.append(problem.index)
         problem.samples += 1
         problem.correct += correct
         problem.think_on += mode == "on"
@@ -72,8 +84,8 @@ class TaskAggregate:
             problem.tokens_known += 1
         answer = _CORRECT_ANSWER if correct else record.get("extracted_answer")
         if answer is not None:
-            # a wrong answer is kept as its hash, not its text: code answers are long and only equality matters
-            key = answer if correct else hash(answer)
+            # a long wrong answer (code) is kept as its hash, not its text: only equality matters for it
+            key = answer if correct or len(answer) <= VOTE_TEXT_CHARS else hash(answer)
             problem.votes[key] = problem.votes.get(key, 0) + 1
 
     def arrays(self) -> dict[str, np.ndarray]:
@@ -81,6 +93,7 @@ class TaskAggregate:
                 "correct": np.frombuffer(self.correct, dtype=np.int8).astype(bool),
                 "truncated": np.frombuffer(self.truncated, dtype=np.int8).astype(bool),
                 "mode": np.frombuffer(self.mode, dtype=np.int8),
+                "problem_index": np.frombuffer(self.problem_index, dtype=np.intc),
                 **{f"{kind}_tokens": np.frombuffer(values, dtype=np.intc)
                    for kind, values in self.segment_tokens.items()}}
 
@@ -99,9 +112,12 @@ def merge(aggregates: dict[str, TaskAggregate]) -> TaskAggregate:
         total.correct.extend(part.correct)
         total.truncated.extend(part.truncated)
         total.mode.extend(part.mode)
+        offset = len(total.problems)
+        total.problem_index.frombytes((np.frombuffer(part.problem_index, dtype=np.intc) + offset).tobytes())
         total.well_formed += part.well_formed
         total.statuses.update(part.statuses)
-        total.problems.update({(name, pid): problem for pid, problem in part.problems.items()})
+        total.problems.update({(name, pid): replace(problem, index=problem.index + offset)
+                               for pid, problem in part.problems.items()})
     return total
 
 

@@ -37,13 +37,29 @@ def differences(facts_a: RunFacts, facts_b: RunFacts, n_a: set[int], n_b: set[in
     for name in sorted(set(facts_a.tasks) & set(facts_b.tasks)):
         if facts_a.tasks[name] != facts_b.tasks[name]:
             out.append(f"task {name}: {facts_a.tasks[name]} vs {facts_b.tasks[name]}")
-    if facts_a.sampling is not None and facts_b.sampling is not None:
+    unknown = _unknown_sampling(facts_a, facts_b)
+    if len(unknown) == 1:
+        known = facts_b.sampling if unknown == ["A"] else facts_a.sampling
+        out.append(f"sampling (unknown for {unknown[0]}, a kateval score run): the other run used "
+                   + ", ".join(f"{key}={value}" for key, value in sorted((known or {}).items())))
+    if not unknown:
         for key in sorted((set(facts_a.sampling) | set(facts_b.sampling)) - IGNORED_SAMPLING):
             if facts_a.sampling.get(key) != facts_b.sampling.get(key):
                 out.append(f"sampling {key}: {facts_a.sampling.get(key)} vs {facts_b.sampling.get(key)}")
     if n_a != n_b and (facts_a.sampling is None or facts_b.sampling is None):
         out.append(f"samples per problem: {sorted(n_a)} vs {sorted(n_b)}")
     return out
+
+
+def _unknown_sampling(facts_a: RunFacts, facts_b: RunFacts) -> list[str]:
+    """The sides whose sampling was not recorded: a `kateval score` run graded completions made elsewhere."""
+    return [side for side, facts in (("A", facts_a), ("B", facts_b)) if facts.sampling is None]
+
+
+def _sampling_notes(facts_a: RunFacts, facts_b: RunFacts) -> list[str]:
+    if len(_unknown_sampling(facts_a, facts_b)) == 2:
+        return ["the sampling of both runs is unknown (kateval score runs): nothing shows they were sampled alike"]
+    return []
 
 
 def _rate(p: ProblemTotals) -> float:
@@ -59,22 +75,21 @@ def paired_stats(pairs: list[Pair]) -> dict[str, Any]:
     per run, else the sign test on per-problem accuracy differences; token difference where both are known."""
     a = np.array([_rate(p.a) for p in pairs])
     b = np.array([_rate(p.b) for p in pairs])
-    diff = b - a
+    diff = metrics.mean_over_problems(b - a)
     single = all(p.a.samples == 1 and p.b.samples == 1 for p in pairs)
-    better, worse = int((diff > 0).sum()), int((diff < 0).sum())
+    better, worse = int((b > a).sum()), int((b < a).sum())
     known = [p for p in pairs if p.a.tokens_known and p.b.tokens_known]
     tokens_a = np.array([p.a.tokens / p.a.tokens_known for p in known])
     tokens_b = np.array([p.b.tokens / p.b.tokens_known for p in known])
+    token_diff = metrics.mean_over_problems(tokens_b - tokens_a)
     return {
-        "problems": len(pairs), "accuracy_a": float(a.mean()), "accuracy_b": float(b.mean()),
-        "accuracy_diff": float(diff.mean()), "accuracy_diff_ci95": metrics.bootstrap_ratio_ci(diff),
+        "problems": len(pairs), "accuracy_a": metrics.problem_mean(a), "accuracy_b": metrics.problem_mean(b),
+        "accuracy_diff": diff.value, "accuracy_diff_ci95": diff.interval,
         "test": "mcnemar_exact" if single else "sign_test", "b_better": better, "a_better": worse,
         "p_value": metrics.binomial_two_sided(better, worse),
         "token_problems": len(known),
-        "mean_tokens_a": float(tokens_a.mean()) if known else None,
-        "mean_tokens_b": float(tokens_b.mean()) if known else None,
-        "token_diff": float((tokens_b - tokens_a).mean()) if known else None,
-        "token_diff_ci95": metrics.bootstrap_ratio_ci(tokens_b - tokens_a) if known else None,
+        "mean_tokens_a": metrics.problem_mean(tokens_a), "mean_tokens_b": metrics.problem_mean(tokens_b),
+        "token_diff": token_diff.value, "token_diff_ci95": token_diff.interval,
     }
 
 
@@ -124,7 +139,7 @@ def compare_runs(run_a: Path, run_b: Path, force: bool = False, show_progress: b
     return {"only_a": problems_a - len(everything), "only_b": problems_b - len(everything),
             "run_a": {"run_dir": str(run_a), **facts_a.as_dict()},
             "run_b": {"run_dir": str(run_b), **facts_b.as_dict()},
-            "differences": diffs, "notes": facts_a.notes() + facts_b.notes(),
+            "differences": diffs, "notes": _sampling_notes(facts_a, facts_b) + facts_a.notes() + facts_b.notes(),
             "tasks": {task: paired_stats(group) for task, group in pairs.items()},
             "overall": paired_stats(everything), "mode_switch": mode_switch(everything),
             "flipped": flipped(everything)}

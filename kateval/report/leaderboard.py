@@ -93,8 +93,9 @@ def leaderboard_document(rows: list[dict[str, Any]]) -> Document:
     notes = [f"{flagged} run(s) use a configuration unlike the most common one (column 'config'): "
              + "their numbers are not like for like"] if flagged else []
     table = Table("Runs", columns, [[_display(c, row[c]) for c in columns] for row in rows],
-                  "acc: mean accuracy over samples; think: share of samples in think mode; tokens: mean completion "
-                  "tokens; overall acc pools all samples, macro acc averages the tasks.")
+                  "acc: accuracy, the mean over problems of each problem's share of correct samples; think: share "
+                  "of samples in think mode; tokens: mean completion tokens; overall acc weighs every problem of "
+                  "every task alike, macro acc averages the tasks.")
     return Document("kateval leaderboard", [f"{len(rows)} run(s)"], notes, [table])
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -13,6 +14,54 @@ MULTINOMIAL_MAX_UNITS = 256       # distinct units below which resamples are dra
 RESAMPLE_CHUNK_CELLS = 1 << 22
 LOG_BINS_SPAN = 50
 DIFFICULTY_WORDS = {"easy": 0, "medium": 1, "hard": 2}
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A mean over problems and its percentile-bootstrap interval (None when there is no problem)."""
+    value: float | None
+    interval: list[float] | None
+    problems: int
+
+
+def problem_mean(per_problem: Sequence[float] | np.ndarray) -> float | None:
+    """The plain mean of per-problem values; the one arithmetic path behind accuracy and pass@1, so the two
+    are the same float and print the same."""
+    values = np.asarray(per_problem, dtype=float)
+    return float(values.mean()) if values.size else None
+
+
+def mean_over_problems(per_problem: Sequence[float] | np.ndarray, resamples: int = BOOTSTRAP_RESAMPLES,
+                       seed: int = BOOTSTRAP_SEED, level: float = 0.95) -> Estimate:
+    """THE estimator behind every accuracy kateval prints (report, compare, leaderboard, audit, adaptive rounds):
+    each problem weighs the same whatever its number of samples (a resumed, partial, merged or adaptive run
+    gives problems different counts), and the bootstrap resamples problems, the same units as the mean.
+    For a paired comparison pass the per-problem differences."""
+    values = np.asarray(per_problem, dtype=float)
+    return Estimate(problem_mean(values), bootstrap_ratio_ci(values, resamples=resamples, seed=seed, level=level),
+                    int(values.size))
+
+
+def accuracy_estimate(correct: Sequence[int] | np.ndarray, samples: Sequence[int] | np.ndarray,
+                      resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED,
+                      level: float = 0.95) -> Estimate:
+    """Accuracy from per-problem counts: the mean over problems of correct_i / samples_i, with its CI."""
+    return mean_over_problems(per_problem_rates(correct, samples), resamples, seed, level)
+
+
+def per_problem_rates(correct: Sequence[int] | np.ndarray, samples: Sequence[int] | np.ndarray) -> np.ndarray:
+    return np.asarray(correct, dtype=float) / np.asarray(samples, dtype=float)
+
+
+def problem_weighted_mean(values: np.ndarray, problem_index: np.ndarray) -> float | None:
+    """Mean over problems of the per-problem mean of a per-sample quantity (`problem_index[i]`: the problem of
+    sample i, 0..P-1): a per-sample rate weighted like accuracy."""
+    if values.size == 0:
+        return None
+    counts = np.bincount(problem_index)
+    present = counts > 0
+    sums = np.bincount(problem_index, weights=values.astype(float), minlength=counts.size)
+    return problem_mean(sums[present] / counts[present])
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -31,7 +80,10 @@ def pass_ks(n: int) -> list[int]:
 
 
 def mean_pass_at_k(samples: Sequence[int], correct: Sequence[int], k: int) -> float:
-    """Mean over problems; computed once per distinct (n, c), of which there are few however many problems."""
+    """Mean over problems; computed once per distinct (n, c), of which there are few however many problems.
+    pass@1 is the accuracy itself, computed by the same path (`problem_mean`) so the two never differ."""
+    if k == 1:
+        return problem_mean(per_problem_rates(correct, samples))  # type: ignore[return-value]
     pairs = Counter(zip(samples, correct))
     return sum(count * pass_at_k(int(n), int(c), k) for (n, c), count in pairs.items()) / len(samples)
 
@@ -82,8 +134,10 @@ def binomial_two_sided(successes: int, failures: int) -> float:
 
 
 def majority_correct(votes: dict[Hashable, tuple[int, bool]]) -> float:
-    """maj@n of one problem from {answer: (count, correct)}. A tie between top answers is scored as the share of
-    correct answers among them (the expected score of a random tie-break), so the result does not hang on order."""
+    """maj@n of one problem from {answer: (count, correct)}, the answers already normalized (equal answers under
+    one key). A tie between top answers is scored as the share of correct answers among them (the expected score
+    of a random tie-break), so the result does not hang on order: a 2-2 tie of the right answer with a wrong one
+    scores 0.5. Samples without an answer do not vote; a problem where none answered scores 0."""
     if not votes:
         return 0.0
     top = max(count for count, _ in votes.values())
@@ -115,11 +169,17 @@ def budget_grid(tokens: np.ndarray, correct: np.ndarray, max_tokens: int | None 
     return grid
 
 
-def budget_curve(tokens: np.ndarray, correct: np.ndarray, budgets: Iterable[int]) -> dict[str, float]:
-    """Accuracy when every sample longer than B tokens counts as wrong, for each budget B."""
-    solved = np.sort(tokens[correct.astype(bool)])
-    total = tokens.size
-    return {str(b): float(np.searchsorted(solved, b, side="right") / total) for b in budgets} if total else {}
+def budget_curve(tokens: np.ndarray, correct: np.ndarray, budgets: Iterable[int],
+                 problem_index: np.ndarray | None = None) -> dict[str, float]:
+    """Accuracy when every sample longer than B tokens counts as wrong, for each budget B; weighted like accuracy
+    (mean over problems) when `problem_index` gives each sample's problem, so the last budget meets the accuracy."""
+    if not tokens.size:
+        return {}
+    if problem_index is not None:
+        solved = correct.astype(bool)
+        return {str(b): problem_weighted_mean(solved & (tokens <= b), problem_index) for b in budgets}
+    solved_lengths = np.sort(tokens[correct.astype(bool)])
+    return {str(b): float(np.searchsorted(solved_lengths, b, side="right") / tokens.size) for b in budgets}
 
 
 def histogram(values: np.ndarray, edges: np.ndarray) -> list[int]:

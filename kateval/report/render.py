@@ -5,9 +5,11 @@ from __future__ import annotations
 import base64
 import html
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
+FLOAT_NOISE = Decimal("1e-12")   # below any rate a report shows; above a float's rounding error
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:14px}
 th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f0f0f0}
@@ -39,7 +41,14 @@ def write_text(path: Path, text: str) -> Path:
 
 
 def pct(value: float | None, digits: int = 1) -> str:
-    return "-" if value is None else f"{100 * value:.{digits}f}%"
+    """The one way a rate is printed (accuracy, pass@k, CIs, think rate...): the float first read to 12 decimals,
+    so two computations of one number that differ in the last binary digit print alike (0.48749999999999993 and
+    0.4875), then rounded half up (48.8%; Python's own formatting rounds half to even on the binary value)."""
+    if value is None:
+        return "-"
+    exact = Decimal(repr(float(value))).quantize(FLOAT_NOISE)
+    percent = (exact * 100).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+    return f"{abs(percent) if percent.is_zero() else percent}%"
 
 
 def num(value: float | None, digits: int = 0) -> str:

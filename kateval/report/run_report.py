@@ -24,8 +24,12 @@ def _accuracy_table(summary: dict[str, Any]) -> Table:
             for name, t in _rows(summary)]
     return Table("Accuracy", ["task", "problems", "n", "accuracy (avg@n)", "95% CI", *(f"pass@{k}" for k in ks),
                               "maj@n", "think rate", "acc. think on", "acc. think off"], rows,
-                 "CI: bootstrap over problems (1000 resamples, seed 0). pass@k: unbiased estimator. "
-                 "maj@n: majority vote over extracted answers, for tasks graded by final answer.")
+                 "accuracy: the mean over problems of each problem's share of correct samples (every problem weighs "
+                 "the same, whatever its number of samples; pass@1 is the same number). CI: bootstrap over problems "
+                 "(1000 resamples, seed 0). pass@k: unbiased estimator. maj@n: majority vote over the normalized "
+                 "final answers (322, 322. and 0322 are one answer), for tasks graded by final answer; a tie scores "
+                 "the share of correct answers among the tied ones, samples without an answer do not vote. "
+                 "acc. think on/off: share of the samples in that mode that are correct.")
 
 
 def _token_table(summary: dict[str, Any]) -> Table:
@@ -47,7 +51,8 @@ def _truncation_table(summary: dict[str, Any]) -> Table:
             for name, t in _rows(summary)]
     return Table("Truncation and status", ["task", "truncated", "accuracy lost to truncation", "well formed",
                                            "status counts"], rows,
-                 "Accuracy lost to truncation: the share of samples that hit the length limit and were graded wrong.")
+                 "Accuracy lost to truncation: the samples that hit the length limit and were graded wrong, weighted "
+                 "like accuracy (mean over problems). Truncated and well formed: shares of samples.")
 
 
 def _budget_table(summary: dict[str, Any]) -> Table | None:
@@ -57,7 +62,8 @@ def _budget_table(summary: dict[str, Any]) -> Table | None:
     rows = [[name, *(pct(t["accuracy_under_budget"].get(str(b))) for b in budgets)]
             for name, t in summary["tasks"].items()]
     return Table("Accuracy under a token budget", ["task", *map(str, budgets)], rows,
-                 "Each sample longer than the budget counts as wrong (from the stored samples; nothing regenerated).")
+                 "Each sample longer than the budget counts as wrong (from the stored samples; nothing regenerated); "
+                 "weighted like accuracy, so the last budget meets it.")
 
 
 def _difficulty_tables(summary: dict[str, Any]) -> list[Table]:

@@ -9,8 +9,9 @@ from typing import Any
 
 import numpy as np
 
+from kateval.mathgrade import answer_key
 from kateval.report import metrics
-from kateval.report.aggregate import MODES, TaskAggregate, collect, merge
+from kateval.report.aggregate import MODES, ProblemTotals, TaskAggregate, collect, merge
 from kateval.report.runfacts import run_facts
 from kateval.types import KatevalError
 
@@ -38,14 +39,14 @@ def task_summary(agg: TaskAggregate, max_tokens: int | None = None, majority: bo
     samples = np.array([p.samples for p in problems])
     solved = np.array([p.correct for p in problems])
     known = a["completion_tokens"] >= 0
-    correct = int(a["correct"].sum())
     n = int(samples.min())
+    accuracy = metrics.accuracy_estimate(solved, samples)
     return {
         "problems": len(problems),
         "samples": agg.samples,
         "samples_per_problem": n if samples.max() == n else sorted(set(samples.tolist())),
-        "accuracy": correct / agg.samples,
-        "accuracy_ci95": metrics.bootstrap_ratio_ci(solved, samples),
+        "accuracy": accuracy.value,
+        "accuracy_ci95": accuracy.interval,
         "pass_at_k": {str(k): metrics.mean_pass_at_k(samples, solved, k) for k in metrics.pass_ks(n)},
         "maj_at_n": _majority(agg) if majority and set(agg.statuses) <= ANSWER_STATUSES else None,
         "think_rate": float((a["mode"] == 0).mean()),
@@ -58,7 +59,8 @@ def task_summary(agg: TaskAggregate, max_tokens: int | None = None, majority: bo
         "completion_tokens": metrics.token_stats(a["completion_tokens"][known]),
         "tokens_per_correct": _tokens_per_correct(a, known),
         "truncation_rate": float(a["truncated"].mean()),
-        "accuracy_lost_to_truncation": float((a["truncated"] & ~a["correct"]).mean()),
+        "accuracy_lost_to_truncation": metrics.problem_weighted_mean(a["truncated"] & ~a["correct"],
+                                                                     a["problem_index"]),
         "well_formed_rate": agg.well_formed / agg.samples,
         "status_counts": dict(agg.statuses.most_common()),
         "by_mode": _by_mode(a, known),
@@ -82,7 +84,15 @@ def _tokens_per_correct(a: dict[str, np.ndarray], known: np.ndarray) -> float | 
 
 
 def _majority(agg: TaskAggregate) -> float:
-    return float(np.mean([metrics.majority_correct(p.vote_table()) for p in agg.problems.values()]))
+    """Votes on the grader's canonical answers (`322` and `322.` are one answer), each text normalized once."""
+    keys: dict[str, str] = {}
+
+    def normalize(answer: str) -> str:
+        if answer not in keys:
+            keys[answer] = answer_key(answer)
+        return keys[answer]
+
+    return float(np.mean([metrics.majority_correct(p.vote_table(normalize)) for p in agg.problems.values()]))
 
 
 def _by_mode(a: dict[str, np.ndarray], known: np.ndarray) -> dict[str, dict[str, Any]]:
@@ -97,23 +107,30 @@ def _by_mode(a: dict[str, np.ndarray], known: np.ndarray) -> dict[str, dict[str,
 
 
 def _by_difficulty(agg: TaskAggregate) -> dict[str, dict[str, Any]]:
-    groups: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0, 0])
+    """Accuracy per level is the same estimator as the task's (mean over its problems); think rate and tokens
+    are over its samples."""
+    groups: dict[str, list[ProblemTotals]] = defaultdict(list)
     for problem in agg.problems.values():
-        if problem.difficulty is None:
-            continue
-        group = groups[str(problem.difficulty)]
-        for i, value in enumerate((1, problem.samples, problem.correct, problem.think_on, problem.tokens,
-                                   problem.tokens_known)):
-            group[i] += value
-    return {level: {"problems": p, "samples": s, "accuracy": c / s, "think_rate": on / s,
-                    "mean_completion_tokens": metrics.safe_ratio(tokens, known)}
-            for level, (p, s, c, on, tokens, known) in sorted(groups.items(), key=lambda kv: metrics.difficulty_order(kv[0]))}
+        if problem.difficulty is not None:
+            groups[str(problem.difficulty)].append(problem)
+    out = {}
+    for level in sorted(groups, key=metrics.difficulty_order):
+        group = groups[level]
+        samples = sum(p.samples for p in group)
+        accuracy = metrics.accuracy_estimate([p.correct for p in group], [p.samples for p in group])
+        out[level] = {"problems": len(group), "samples": samples, "accuracy": accuracy.value,
+                      "accuracy_ci95": accuracy.interval,
+                      "think_rate": sum(p.think_on for p in group) / samples,
+                      "mean_completion_tokens": metrics.safe_ratio(sum(p.tokens for p in group),
+                                                                   sum(p.tokens_known for p in group))}
+    return out
 
 
 def _budget(a: dict[str, np.ndarray], known: np.ndarray, max_tokens: int | None) -> dict[str, float]:
     """Over the samples with a known length (all of them unless the source gave text only)."""
     tokens, correct = a["completion_tokens"][known], a["correct"][known]
-    return metrics.budget_curve(tokens, correct, metrics.budget_grid(tokens, correct, max_tokens))
+    return metrics.budget_curve(tokens, correct, metrics.budget_grid(tokens, correct, max_tokens),
+                                a["problem_index"][known])
 
 
 def _histogram(a: dict[str, np.ndarray], known: np.ndarray) -> dict[str, list] | None:

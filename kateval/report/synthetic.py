@@ -18,7 +18,8 @@ def sample_record(task: str, problem_id: str, sample_index: int = 0, **fields: A
         "finish_reason": "stop", "truncated": False, "prompt_tokens": 100, "completion_tokens": 100,
         "judge_tokens": 10, "think_tokens": 0, "answer_tokens": 90, "other_tokens": 0, "extracted_answer": "1",
         "correct": True, "status": "correct", "completion": "", "difficulty": None, "prefix": "",
-        "stop_reason": None, "cached_prompt_tokens": None, "grade_details": {},
+        "stop_reason": None, "cached_prompt_tokens": None, "grade_details": {}, "thinking_budget": None,
+        "think_budget_hit": False,
     }
     unknown = set(fields) - set(record)
     if unknown:

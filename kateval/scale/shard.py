@@ -1,17 +1,20 @@
 """`--shard I/K`: the I-th of K disjoint shards of a run's problems, for schedulers without Ray (Slurm job arrays).
 
-A problem goes to a shard by its position in the run's problem list (every task's selected problems, tasks in
-run order): position p is in shard p mod K + 1. The list comes from the task data and the run's settings alone,
-so every shard computes the same split, the shards cover the run exactly once, and their sizes differ by at most
-one problem. All samples of a problem stay in one shard (one prompt, one seed).
+Each task's problem list (its selection, cut at --limit) is dealt out in turn, starting at a shard fixed by the
+task's name: problem i of task t goes to shard (i + offset(t)) mod K + 1. The split depends only on the task data
+and the run's settings, so every shard computes the same one; the shards cover the run exactly once; per task their
+sizes differ by at most one problem (and the offsets keep one shard from taking every task's extra problem). All
+samples of a problem stay in one shard (one prompt, one seed). Every driver of the pipeline gets the filter through
+pipeline.selected_problems.
 """
 from __future__ import annotations
 
+import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from kateval.tasks import LoadedTask
-from kateval.types import KatevalError
+from kateval.types import KatevalError, Problem
 
 _SHARD = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 
@@ -35,14 +38,8 @@ def parse_shard(text: str) -> Shard:
     return Shard(index, count)
 
 
-def shard_problems(tasks: list[LoadedTask], limit: int | None, shard: Shard) -> dict[str, list[str]]:
-    """The problem ids of each task that belong to `shard`, in run order."""
-    chosen: dict[str, list[str]] = {}
-    position = 0
-    for task in tasks:
-        chosen[task.name] = []
-        for problem in task.selected[:limit]:
-            if position % shard.count == shard.index - 1:
-                chosen[task.name].append(problem.problem_id)
-            position += 1
-    return chosen
+def in_shard(task: str, problems: Sequence[Problem], shard: Shard) -> tuple[Problem, ...]:
+    """The problems of `task` (in run order) that belong to `shard`."""
+    offset = int.from_bytes(hashlib.sha256(task.encode()).digest()[:4], "big") % shard.count
+    return tuple(problem for position, problem in enumerate(problems)
+                 if (position + offset) % shard.count == shard.index - 1)

@@ -1,0 +1,128 @@
+"""--ray-address on a real Ray cluster: a head and one more node on 127.0.0.1 (CPU only), started by the test inside
+its own network and pid namespaces (`unshare`), so it can clash with no other cluster on the machine and every
+process it starts ends with the namespace.
+
+The outer test re-runs this module's `inner_` tests inside the namespace with pytest; they start the cluster, run
+two tiny-model replicas and remote sandbox workers, kill a replica mid-run, compare with a local single-engine run
+and stop the cluster. The outer test then checks that nothing of the cluster is left.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+IN_NAMESPACE = "KATEVAL_TEST_RAY_NAMESPACE"   # set (to the cluster's temp dir) only inside the namespace
+PORT = 6379
+ADDRESS = f"127.0.0.1:{PORT}"
+NODE_CPUS = 2   # per node: the two replicas and two sandbox workers fit however Ray places them
+
+
+def _can_unshare() -> str | None:
+    if shutil.which("unshare") is None or shutil.which("ip") is None:
+        return "needs unshare and ip (util-linux, iproute2)"
+    probe = subprocess.run(["unshare", "--net", "--pid", "--fork", "--mount-proc", "true"], capture_output=True,
+                           check=False)
+    return None if probe.returncode == 0 else f"cannot create namespaces here: {probe.stderr.decode().strip()}"
+
+
+@pytest.mark.slow
+def test_ray_cluster_run_in_its_own_namespace():
+    pytest.importorskip("ray")
+    pytest.importorskip("vllm")
+    reason = _can_unshare()
+    if reason:
+        pytest.skip(reason)
+    temp_dir = Path(f"/tmp/kr-{uuid.uuid4().hex[:8]}")   # short: Ray's socket paths must fit in 107 bytes
+    env = {**os.environ, IN_NAMESPACE: str(temp_dir), "PYTHONPATH": str(REPO), "RAY_USAGE_STATS_ENABLED": "0"}
+    try:
+        inner = subprocess.run(
+            ["unshare", "--net", "--pid", "--fork", "--mount-proc", "--kill-child",
+             sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", f"{__file__}::inner_cluster_run",
+             "-o", "python_functions=inner_*"],
+            cwd=REPO, env=env, capture_output=True, text=True, timeout=1500, check=False)
+        assert inner.returncode == 0, inner.stdout[-6000:] + inner.stderr[-3000:]
+        assert "1 passed" in inner.stdout
+        # The namespace is gone and took the cluster with it: no process of this cluster is left on the machine.
+        leftovers = subprocess.run(["pgrep", "-f", str(temp_dir)], capture_output=True, text=True, check=False)
+        assert leftovers.stdout.strip() == ""
+    finally:
+        shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- inside the namespace
+def _ray(*args: str) -> None:
+    subprocess.run([str(Path(sys.executable).parent / "ray"), *args], check=True, capture_output=True,
+                   timeout=180)
+
+
+def _start_cluster(temp_dir: str) -> None:
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    common = ("--node-ip-address=127.0.0.1", f"--num-cpus={NODE_CPUS}", "--num-gpus=0", f"--temp-dir={temp_dir}",
+              "--disable-usage-stats")
+    _ray("start", "--head", f"--port={PORT}", "--include-dashboard=false", *common)
+    _ray("start", f"--address={ADDRESS}", *common)
+
+
+def _run_cmd(out: Path, data_dir: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "kateval", "run", "--model", str(REPO / ".cache/tiny-kat"), "--grammar",
+            "autothink", "--tasks", "aime24,humaneval", "--limit", "6", "--n", "2", "--temperature", "1.0",
+            "--max-tokens", "300", "--max-model-len", "2048", "--data-dir", str(data_dir), "--out", str(out),
+            "--no-progress", *extra]
+
+
+def _records(run_dir: Path) -> dict:
+    from kateval.store import iter_records
+
+    # The prefix cache depends on what shared an engine; nothing else may differ.
+    return {(r["task"], r["problem_id"], r["sample_index"]): json.dumps(
+        {k: v for k, v in r.items() if k != "cached_prompt_tokens"}, sort_keys=True) for r in iter_records(run_dir)}
+
+
+@pytest.mark.skipif(IN_NAMESPACE not in os.environ, reason="runs inside the namespace test_ray_cluster_run makes")
+def inner_cluster_run(tmp_path, data_dir):
+    from kateval.store import read_run_meta
+    from kateval.tinymodel import DEFAULT_DIR, ensure_tiny_model
+
+    ensure_tiny_model(REPO / DEFAULT_DIR)
+    temp_dir = os.environ[IN_NAMESPACE]
+    _start_cluster(temp_dir)
+    try:
+        local = tmp_path / "local"
+        subprocess.run(_run_cmd(local, data_dir), check=True, capture_output=True)
+
+        on_ray = tmp_path / "ray"
+        driver = subprocess.Popen(_run_cmd(on_ray, data_dir, "--ray-address", ADDRESS, "--data-parallel-size", "2",
+                                           "--replica-capacity", "2", "--workers", "2", "--backend-option",
+                                           "flush_s=0"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        samples = on_ray / "samples.jsonl"
+        deadline = time.monotonic() + 600
+        while not (samples.exists() and samples.read_bytes().count(b"\n") >= 2):
+            assert driver.poll() is None and time.monotonic() < deadline, driver.stderr.read().decode()[-3000:]
+            time.sleep(0.05)
+        replica = read_run_meta(on_ray)["backend"]["replicas"][0]
+        os.kill(replica["pid"], signal.SIGKILL)   # a replica process, mid-run
+        assert driver.wait(timeout=600) == 0, driver.stderr.read().decode()[-3000:]
+
+        assert _records(on_ray) == _records(local)   # same samples, same verdicts (code graded on the cluster)
+        meta = read_run_meta(on_ray)
+        backend, executor = meta["backend"], meta["executor"]
+        assert backend["launcher"] == "ray" and len(backend["cluster"]["nodes"]) == 2
+        assert backend["cluster"]["cpus"] == 2 * NODE_CPUS and backend["cluster"]["gpus"] == 0
+        assert [r["alive"] for r in backend["replicas"]] == [False, True] and backend["requeued_samples"] > 0
+        assert all(r["node_id"] and r["ip"] == "127.0.0.1" and r["bundles"] for r in backend["replicas"])
+        assert executor["ray"]["actors"] == 2 and executor["workers"] == 2
+        assert executor["isolation"] == read_run_meta(local)["executor"]["isolation"]
+    finally:
+        _ray("stop", "--force")
+    survivors = subprocess.run(["pgrep", "-f", temp_dir], capture_output=True, text=True, check=False)
+    assert survivors.stdout.strip() == "", survivors.stdout
