@@ -10,13 +10,14 @@ from kateval.types import ExecLimits, Executor, KatevalError
 
 
 def make_run_backend(config: BackendConfig, ray_address: str | None = None) -> Backend:
-    """One backend in this process, or `data_parallel_size` replicas of it (local processes, or Ray actors)."""
+    """One backend in this process, or `data_parallel_size` replicas of it (local processes, or Ray actors) when
+    that is given. One replica is the engine in a process of its own: the driver's parsing and grading then
+    never compete with it for a core or the GIL."""
     options = typed_options(config.options)
-    size = options.get("data_parallel_size", 1)
-    if size < 1 or options.get("replica_capacity", 1) < 1:
+    if options.get("data_parallel_size", 1) < 1 or options.get("replica_capacity", 1) < 1:
         raise KatevalError("--data-parallel-size and --replica-capacity must be at least 1")
-    if size == 1 and not ray_address:
-        return make_backend(config)
+    if "data_parallel_size" not in options and not ray_address:
+        return make_backend(config)   # the engine in this process; any --data-parallel-size (1 too) runs replicas
     from kateval.scale.backend import ReplicatedBackend
 
     tensor_parallel = options.get("tensor_parallel_size") or 1

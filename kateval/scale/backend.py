@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
 from kateval.backends.base import Backend, BackendConfig, typed_options
-from kateval.scale.dispatch import WorkQueue
+from kateval.scale.dispatch import WorkQueue, per_sample
 from kateval.types import Completion, KatevalError, Request, SamplingConfig, TokenDecoder
 
 DEFAULT_CAPACITY = 64          # samples in flight per replica when its backend names no limit
@@ -44,7 +44,8 @@ class _Replica:
     facts: dict[str, Any] = dataclasses.field(default_factory=dict)   # its backend's describe(), latest
     alive: bool = True
     lost_reason: str | None = None
-    samples: int = 0    # samples it returned that were kept
+    samples: int = 0    # samples it returned that were kept, and their generated tokens
+    tokens: int = 0
 
 
 class ReplicatedBackend(Backend):
@@ -88,11 +89,13 @@ class ReplicatedBackend(Backend):
     # ------------------------------------------------------------------ generation
     def generate(self, requests: Sequence[Request], sampling: SamplingConfig) -> Iterator[list[Completion]]:
         self._round += 1
-        work = WorkQueue(requests)
+        work = WorkQueue(per_sample(requests))
         started = last_flush = time.monotonic()
         batch: list[Completion] = []
-        for index in self._live():
-            self._feed(index, work, sampling)
+        dealt = work.deal({index: self._replicas[index].capacity for index in self._live()})
+        for index, taken in dealt.items():
+            if taken:
+                self._send(index, ("work", self._round, taken, sampling))
         try:
             while not work.done:
                 wait_s = max(0.0, self._flush_s - (time.monotonic() - last_flush)) if batch else None
@@ -121,6 +124,7 @@ class ReplicatedBackend(Backend):
                 return []   # a stale round's late samples
             fresh = work.finish(index, event[2])
             self._replicas[index].samples += len(fresh)
+            self._replicas[index].tokens += sum(len(c.token_ids or ()) for c in fresh)
             self._feed(index, work, sampling)
             return fresh
         if kind == "lost":
@@ -170,7 +174,7 @@ class ReplicatedBackend(Backend):
         self._refresh_facts()
         first = self._replicas[0].facts
         replicas = [{"index": index, **replica.handle.placement, "capacity": replica.capacity,
-                     "samples": replica.samples, "alive": replica.alive, **({"lost": replica.lost_reason} if not replica.alive else {}),
+                     "samples": replica.samples, "tokens": replica.tokens, "alive": replica.alive, **({"lost": replica.lost_reason} if not replica.alive else {}),
                      **{k: replica.facts.get(k) for k in ("load_s", "generate_s", *ADDITIVE_FACTS)
                         if k in replica.facts}}
                     for index, replica in enumerate(self._replicas)]
