@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -128,6 +129,7 @@ def main() -> None:
     parser.add_argument("--sim-n", default="16,64", help="samples per problem in the simulation")
     parser.add_argument("--slots", type=int, default=256, help="sequences an engine runs at once (max_num_seqs)")
     args = parser.parse_args()
+    os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR")   # the replicas' engines inherit it: tables stay readable
     counts = [int(c) for c in args.replicas.split(",")]
     if not args.skip_engines:
         sampling = SamplingConfig(n=4, temperature=1.0, max_tokens=args.max_tokens, seed=0)

@@ -127,16 +127,16 @@ class ReplicatedBackend(Backend):
             self._replicas[index].tokens += sum(len(c.token_ids or ()) for c in fresh)
             self._feed(index, work, sampling)
             return fresh
-        if kind == "lost":
-            self._lose(index, event[1])
+        if kind in ("lost", "failed"):   # failed: its engine raised, and the replica stopped
+            if not self._replicas[index].alive and not work.in_flight(index):
+                return []                      # already handled (a failed replica's process then ends too)
             returned = work.lose(index)
-            print(f"kateval: warning: replica {index} lost ({event[1]}); its {returned} unfinished samples go to "
-                  f"the other replicas", file=sys.stderr)
+            print(f"kateval: warning: replica {index} {kind} ({event[1]}); its {returned} "
+                  f"unfinished samples go to the other replicas", file=sys.stderr)
+            self._lose(index, event[1])
             for other in self._live():
                 self._feed(other, work, sampling)
             return []
-        if kind == "failed":
-            raise KatevalError(f"replica {index} failed: {event[1]}")
         if kind == "described":
             self._replicas[index].facts = event[1]
         return []

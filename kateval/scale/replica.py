@@ -83,9 +83,11 @@ def _loop(backend: Backend, inbox: queue.Queue, emit: Emit) -> None:
 
 
 def _message(exc: BaseException) -> str:
+    """One line for the driver; the traceback goes to this replica's stderr (the terminal, or a Ray node's log)."""
     if isinstance(exc, KatevalError):
         return str(exc)
-    return f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}"
+    traceback.print_exc(file=sys.stderr)
+    return f"{type(exc).__name__}: {exc}".splitlines()[0]
 
 
 def main(fd: int) -> None:
