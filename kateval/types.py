@@ -114,6 +114,7 @@ class ParsedOutput:
     judge: str                      # inner texts, tags removed
     think: str
     answer: str
+    answer_closed: bool = False     # the answer ended with its closing tag (</answer>), so a length cut spared it
 
 
 @dataclass(frozen=True)

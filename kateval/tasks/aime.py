@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kateval.mathgrade import extract_answer, matches_integer
+from kateval.mathgrade import is_integer_answer, matches_integer, math_verify_answer, read_answer
 from kateval.tasks.base import DataSource, TaskAdapter, load_hub_rows
 from kateval.types import Completion, Executor, Grade, ParsedOutput, Problem
 
@@ -41,8 +41,28 @@ class AimeAdapter(TaskAdapter):
 
     def grade(self, problem: Problem, parsed: ParsedOutput, completion: Completion,
               executor: Executor | None) -> Grade:
-        extracted = extract_answer(parsed.answer)
-        if extracted is None:
-            return Grade(False, "no_answer", None)
-        correct = matches_integer(extracted, problem.fields["answer"])
-        return Grade(correct, "correct" if correct else "wrong_answer", extracted)
+        return grade_integer_answer(parsed.answer, problem.fields["answer"],
+                                    cut=completion.finish_reason == "length" and not parsed.answer_closed)
+
+
+def grade_integer_answer(answer_text: str, gold: int, cut: bool) -> Grade:
+    """kateval's reading of the final answer decides when it is explicit (boxed or stated) and an integer; where
+    it is not (no statement, a last-number fallback, an expression), math-verify's own reading of the text may
+    also credit it: each is right where the other fails. A hedge or an unfinished statement is never credited,
+    whatever math-verify finds in it."""
+    reading = read_answer(answer_text, cut)
+    details = {"answer_source": reading.source}
+    if reading.problem == "hedge":
+        return Grade(False, "no_answer", None, {**details, "hedge": list(reading.alternatives)})
+    if reading.problem == "unfinished" or (cut and reading.answer is None):
+        return Grade(False, "truncated" if cut else "no_answer", None, {**details, "unfinished": True})
+    if reading.answer is not None and matches_integer(reading.answer, gold):
+        return Grade(True, "correct", reading.answer, details)
+    explicit = reading.source in ("boxed", "stated") and is_integer_answer(reading.answer or "")
+    if not explicit and not cut:
+        verified = math_verify_answer(answer_text)
+        if verified is not None and matches_integer(verified, gold):
+            return Grade(True, "correct", verified, {**details, "answer_source": "math_verify"})
+    if reading.answer is None:
+        return Grade(False, "no_answer", None, details)
+    return Grade(False, "wrong_answer", reading.answer, details)
