@@ -71,6 +71,24 @@ def test_a_generate_left_early_does_not_leak_into_the_next(replicas):
         ("aime24", f"p{i}", s) for i in range(100, 105) for s in range(3)}
 
 
+def test_describe_between_batches_loses_no_completion(replicas):
+    batches = replicas.generate(requests(40, 200), SAMPLING)
+    got = by_key([next(batches)])
+    assert replicas.describe()["data_parallel_size"] == 2   # answered while completions are on their way
+    got |= by_key(batches)
+    assert set(got) == {("aime24", f"p{i}", s) for i in range(200, 240) for s in range(3)}
+
+
+def test_an_engine_that_raises_on_every_replica_is_a_one_line_error():
+    broken = [Request("aime24", "p0", Prompt(text="q"), seed=0, sample_indices=(0,))]   # no reference answer
+    backend = make_run_backend(BackendConfig("reference", options={"data_parallel_size": "2"}))
+    try:
+        with pytest.raises(KatevalError, match="every replica was lost.*no reference answers"):
+            list(backend.generate(broken, SAMPLING))
+    finally:
+        backend.close()
+
+
 def test_dp_run_records_equal_a_single_engine_run_and_replicas_end_with_it(tmp_path, data_dir):
     common = ["run", "--backend", "reference", "--tasks", "aime24,aime25", "--limit", "6", "--n", "2",
               "--data-dir", str(data_dir), "--no-progress"]
