@@ -8,13 +8,11 @@ and stop the cluster. The outer test then checks that nothing of the cluster is 
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -79,16 +77,10 @@ def _run_cmd(out: Path, data_dir: Path, *extra: str) -> list[str]:
             "--no-progress", *extra]
 
 
-def _records(run_dir: Path) -> dict:
-    from kateval.store import iter_records
-
-    # The prefix cache depends on what shared an engine; nothing else may differ.
-    return {(r["task"], r["problem_id"], r["sample_index"]): json.dumps(
-        {k: v for k, v in r.items() if k != "cached_prompt_tokens"}, sort_keys=True) for r in iter_records(run_dir)}
-
-
 @pytest.mark.skipif(IN_NAMESPACE not in os.environ, reason="runs inside the namespace test_ray_cluster_run makes")
 def inner_cluster_run(tmp_path, data_dir):
+    from scale_helpers import comparable_records, wait_for_samples
+
     from kateval.store import read_run_meta
     from kateval.tinymodel import DEFAULT_DIR, ensure_tiny_model
 
@@ -103,16 +95,12 @@ def inner_cluster_run(tmp_path, data_dir):
         driver = subprocess.Popen(_run_cmd(on_ray, data_dir, "--ray-address", ADDRESS, "--data-parallel-size", "2",
                                            "--replica-capacity", "2", "--workers", "2", "--backend-option",
                                            "flush_s=0"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        samples = on_ray / "samples.jsonl"
-        deadline = time.monotonic() + 600
-        while not (samples.exists() and samples.read_bytes().count(b"\n") >= 2):
-            assert driver.poll() is None and time.monotonic() < deadline, driver.stderr.read().decode()[-3000:]
-            time.sleep(0.05)
+        wait_for_samples(on_ray, 2, driver, timeout_s=600)
         replica = read_run_meta(on_ray)["backend"]["replicas"][0]
         os.kill(replica["pid"], signal.SIGKILL)   # a replica process, mid-run
         assert driver.wait(timeout=600) == 0, driver.stderr.read().decode()[-3000:]
 
-        assert _records(on_ray) == _records(local)   # same samples, same verdicts (code graded on the cluster)
+        assert comparable_records(on_ray) == comparable_records(local)   # same samples, same verdicts (code graded on the cluster)
         meta = read_run_meta(on_ray)
         backend, executor = meta["backend"], meta["executor"]
         assert backend["launcher"] == "ray" and len(backend["cluster"]["nodes"]) == 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from scale_helpers import alive
 
 from kateval import cli
 from kateval.backends.base import BackendConfig
@@ -31,14 +32,6 @@ def by_key(batches) -> dict:
             assert completion_key(completion) not in found
             found[completion_key(completion)] = completion
     return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 @pytest.fixture(scope="module")

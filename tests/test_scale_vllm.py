@@ -3,7 +3,6 @@ on its own core. The same token ids as one engine; a replica killed mid-run and 
 nothing but time."""
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -15,12 +14,14 @@ import pytest
 
 pytest.importorskip("vllm")
 
+from scale_helpers import alive, comparable_records, wait_for_samples
+
 from kateval import cli
 from kateval.backends.base import BackendConfig
 from kateval.backends.vllm_offline import VLLMBackend
 from kateval.scale import make_run_backend
 from kateval.scale.dispatch import completion_key
-from kateval.store import iter_records, read_run_meta
+from kateval.store import read_run_meta
 from kateval.tinymodel import DEFAULT_DIR, ensure_tiny_model
 from kateval.types import Prompt, Request, SamplingConfig
 
@@ -86,31 +87,21 @@ def _run_cmd(model: Path, out: Path, data_dir: Path, *extra: str) -> list[str]:
             "--max-model-len", "2048", "--data-dir", str(data_dir), "--out", str(out), "--no-progress", *extra]
 
 
-def _records(run_dir: Path) -> dict:
-    # The prefix cache depends on what shared an engine; nothing else may differ.
-    return {(r["task"], r["problem_id"], r["sample_index"]): json.dumps(
-        {k: v for k, v in r.items() if k != "cached_prompt_tokens"}, sort_keys=True) for r in iter_records(run_dir)}
-
-
 def test_dp_run_killed_with_its_driver_leaves_no_replica_and_resumes_to_the_single_engine_run(
         tiny_model, data_dir, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     killed = tmp_path / "killed"
     scale = ("--data-parallel-size", "2", "--replica-capacity", "2", "--backend-option", "flush_s=0")
     driver = subprocess.Popen(_run_cmd(tiny_model, killed, data_dir, *scale), env=env, cwd=REPO,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    samples = killed / "samples.jsonl"
-    deadline = time.monotonic() + 400
-    while not (samples.exists() and samples.read_bytes().count(b"\n") >= 2):
-        assert driver.poll() is None and time.monotonic() < deadline, "the run ended before it could be killed"
-        time.sleep(0.05)
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    wait_for_samples(killed, 2, driver, timeout_s=400)
     driver.send_signal(signal.SIGKILL)
     driver.wait()
-    stored = len(_records(killed))
+    stored = len(comparable_records(killed))
     assert 0 < stored < 20
     pids = [r["pid"] for r in read_run_meta(killed)["backend"]["replicas"]]
     deadline = time.monotonic() + 60
-    while any(_alive(pid) for pid in pids):
+    while any(alive(pid) for pid in pids):   # each notices that its driver's socket closed
         assert time.monotonic() < deadline, "replicas outlived their driver"
         time.sleep(0.2)
 
@@ -120,12 +111,4 @@ def test_dp_run_killed_with_its_driver_leaves_no_replica_and_resumes_to_the_sing
     assert meta["resumed"] == 1 and meta["backend"]["generated_samples"] == 20 - stored
     whole = tmp_path / "whole"
     assert cli.main(_run_cmd(tiny_model, whole, data_dir)[3:]) == 0
-    assert _records(killed) == _records(whole)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+    assert comparable_records(killed) == comparable_records(whole)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from kateval.commands.common import add_progress_arg
 from kateval.report.summary import write_summary
 from kateval.scale.merge import merge_runs
 
@@ -13,10 +14,11 @@ SHOWN = 10   # missing samples listed by name; the rest are counted
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dirs", nargs="+", metavar="DIR", help="shard run directories (same run, --shard I/K)")
     parser.add_argument("--out", required=True, help="the merged run directory (new)")
+    add_progress_arg(parser)
 
 
 def main(args: argparse.Namespace) -> int:
-    report = merge_runs([Path(d) for d in args.run_dirs], Path(args.out))
+    report = merge_runs([Path(d) for d in args.run_dirs], Path(args.out), show_progress=not args.no_progress)
     print(f"merged {len(args.run_dirs)} run directories (shards {', '.join(report.shards)}) into {report.out}: "
           f"{report.samples} of {report.expected} samples")
     if report.missing_shards:

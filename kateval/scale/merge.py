@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kateval.progress import progress_bar
 from kateval.store import RUN_META, SAMPLES, RunStore, SampleKey, iter_record_lines, read_run_meta, record_key
 from kateval.types import KatevalError
 
@@ -38,7 +40,7 @@ class MergeReport:
         return self.samples == self.expected and not self.conflicting
 
 
-def merge_runs(run_dirs: list[Path], out: Path) -> MergeReport:
+def merge_runs(run_dirs: list[Path], out: Path, show_progress: bool = False) -> MergeReport:
     run_dirs = [Path(d) for d in run_dirs]
     if not run_dirs:
         raise KatevalError("kateval merge needs at least one run directory")
@@ -58,7 +60,8 @@ def merge_runs(run_dirs: list[Path], out: Path) -> MergeReport:
                 for task, ids in shard["problems"].items() for problem_id in ids for index in range(n)}
     report.expected = sum(int(facts["selected"]) for facts in metas[0]["tasks"].values()) * n
     out.mkdir(parents=True, exist_ok=True)
-    present = _copy_records(run_dirs, out / SAMPLES, report)
+    with progress_bar(report.expected, "records", enabled=show_progress) as bar:
+        present = _copy_records(run_dirs, out / SAMPLES, report, bar.update)
     report.samples = len(present)
     report.missing = sorted(expected - present)
     RunStore(out).write_meta(_merged_meta(run_dirs, metas, identity, report))
@@ -98,7 +101,8 @@ def _check_shard_split(shards: list[dict[str, Any] | None], report: MergeReport)
         report.repeated_shards = sorted({index for index in given if given.count(index) > 1})
 
 
-def _copy_records(run_dirs: list[Path], target: Path, report: MergeReport) -> set[SampleKey]:
+def _copy_records(run_dirs: list[Path], target: Path, report: MergeReport,
+                  advance: Callable[[int], None]) -> set[SampleKey]:
     """Every record once, in input order, written to a temporary file that replaces `target` when complete;
     returns the keys written."""
     seen: dict[SampleKey, bytes] = {}
@@ -114,6 +118,7 @@ def _copy_records(run_dirs: list[Path], target: Path, report: MergeReport) -> se
                     continue
                 seen[key] = digest
                 handle.write(line)
+                advance(1)
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, target)
