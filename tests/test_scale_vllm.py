@@ -87,7 +87,7 @@ def _run_cmd(model: Path, out: Path, data_dir: Path, *extra: str) -> list[str]:
             "--max-model-len", "2048", "--data-dir", str(data_dir), "--out", str(out), "--no-progress", *extra]
 
 
-def test_dp_run_killed_with_its_driver_leaves_no_replica_and_resumes_to_the_single_engine_run(
+def test_dp_run_killed_with_its_driver_leaves_no_replica_and_resumes_to_the_single_engine_records(
         tiny_model, data_dir, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     killed = tmp_path / "killed"
@@ -105,8 +105,9 @@ def test_dp_run_killed_with_its_driver_leaves_no_replica_and_resumes_to_the_sing
         assert time.monotonic() < deadline, "replicas outlived their driver"
         time.sleep(0.2)
 
-    subprocess.run(_run_cmd(tiny_model, killed, data_dir, *scale), env=env, cwd=REPO, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Resumed by one replica: how many engines share the work is not part of the run's identity.
+    subprocess.run(_run_cmd(tiny_model, killed, data_dir, "--data-parallel-size", "1"), env=env, cwd=REPO,
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     meta = read_run_meta(killed)
     assert meta["resumed"] == 1 and meta["backend"]["generated_samples"] == 20 - stored
     whole = tmp_path / "whole"

@@ -108,8 +108,6 @@ class ReplicatedBackend(Backend):
                 if batch and (work.done or time.monotonic() - last_flush >= self._flush_s):
                     yield batch
                     batch, last_flush = [], time.monotonic()
-            if batch:
-                yield batch
         finally:
             if not work.done:   # the consumer stopped early: free the engines for the next call
                 for index in self._live():
