@@ -21,6 +21,7 @@ from kateval.types import Completion, KatevalError, Request, SamplingConfig, Tok
 
 DEFAULT_CAPACITY = 64          # samples in flight per replica when its backend names no limit
 DESCRIBE_TIMEOUT_S = 60.0
+STOP_GRACE_S = 60.0            # for replicas to close their engines before they are killed
 ADDITIVE_FACTS = ("generated_samples", "generated_tokens", "prompt_tokens", "cached_prompt_tokens", "requests",
                   "retries")
 REPLICA_OPTIONS = ("data_parallel_size", "replica_capacity")   # the driver's, not the replicas' engines'
@@ -31,7 +32,7 @@ class ReplicaHandle(Protocol):
     placement: dict[str, Any]
 
     def send(self, message: tuple) -> None: ...
-    def stop(self) -> None: ...
+    def stop(self, grace_s: float) -> None: ...   # after ("stop",) was sent: wait up to grace_s, then end it
 
 
 Launch = Callable[[BackendConfig, int, "queue.Queue"], list[ReplicaHandle]]
@@ -42,6 +43,7 @@ class _Replica:
     handle: ReplicaHandle
     capacity: int = DEFAULT_CAPACITY
     facts: dict[str, Any] = dataclasses.field(default_factory=dict)   # its backend's describe(), latest
+    ready: bool = False
     alive: bool = True
     lost_reason: str | None = None
     samples: int = 0    # samples it returned that were kept, and their generated tokens
@@ -82,6 +84,7 @@ class ReplicatedBackend(Backend):
                 replica.facts = facts["describe"]
                 replica.handle.placement.update(pid=facts["pid"], host=facts["host"])
                 self._decoder = self._decoder or facts["decoder"]
+                replica.ready = True
                 waiting.discard(index)
             elif event[0] in ("failed", "lost"):
                 raise KatevalError(f"replica {index} did not start: {event[-1]}")
@@ -147,10 +150,14 @@ class ReplicatedBackend(Backend):
                 self._send(index, ("work", self._round, taken, sampling))
 
     def _send(self, index: int, message: tuple) -> None:
+        self._send_to(self._replicas[index], message)
+
+    @staticmethod
+    def _send_to(replica: _Replica, message: tuple) -> None:
         try:
-            self._replicas[index].handle.send(message)
+            replica.handle.send(message)
         except OSError as exc:   # gone already: its reader reports it lost (and the work comes back) shortly
-            self._replicas[index].lost_reason = self._replicas[index].lost_reason or str(exc)
+            replica.lost_reason = replica.lost_reason or str(exc)
 
     def _lose(self, index: int, reason: str) -> None:
         replica = self._replicas[index]
@@ -209,10 +216,16 @@ class ReplicatedBackend(Backend):
             self._events.put(item)
 
     def close(self) -> None:
-        for replica in getattr(self, "_replicas", []):
+        """Every replica is told to stop at once and given a shared grace period (one still loading gets none)."""
+        replicas, self._replicas = getattr(self, "_replicas", []), []
+        for replica in replicas:
+            if replica.alive and replica.ready:
+                self._send_to(replica, ("stop",))
+        deadline = time.monotonic() + STOP_GRACE_S
+        for replica in replicas:
+            grace = max(0.0, deadline - time.monotonic()) if replica.ready else 0.0
             try:
-                replica.handle.stop()
+                replica.handle.stop(grace)
             except Exception as exc:  # noqa: BLE001 - one replica failing to stop must not keep the others up
                 print(f"kateval: warning: replica {replica.handle.index} did not stop cleanly: {exc}",
                       file=sys.stderr)
-        self._replicas = []

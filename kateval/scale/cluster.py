@@ -15,11 +15,13 @@ PLACEMENT_TIMEOUT_S = 300.0   # how long to wait for Ray to find room before say
 
 
 def connect(address: str):
-    """The `ray` module, connected to the cluster at `address` (once per process)."""
+    """The `ray` module, connected to the cluster at `address`."""
     try:
         import ray
     except ImportError as exc:
         raise KatevalError(f"--ray-address needs Ray ({exc}); run `make install`") from exc
+    # Joined once per process: the executor's actors and the replicas live in one Ray job. (Comparing addresses to
+    # re-join would misfire on host names and ray:// addresses, and end that job's actors.)
     if not ray.is_initialized():
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         try:

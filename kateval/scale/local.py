@@ -21,8 +21,6 @@ from typing import Any
 from kateval.backends.base import BackendConfig
 from kateval.types import KatevalError
 
-STOP_TIMEOUT_S = 60.0
-
 
 class LocalReplica:
     """The driver's handle on one replica process; its events go to the shared `events` queue as (index, event)."""
@@ -53,11 +51,11 @@ class LocalReplica:
             reason = f"exit status {code}" if code >= 0 else f"killed by signal {-code}"
             self.events.put((self.index, ("lost", f"replica process {self.process.pid} ended ({reason}; {exc!r})")))
 
-    def stop(self) -> None:
+    def stop(self, grace_s: float) -> None:
+        """Wait up to `grace_s` for the process to end (after ("stop",)), then kill it."""
         try:
-            self.send(("stop",))
-            self.process.wait(STOP_TIMEOUT_S)
-        except (OSError, subprocess.TimeoutExpired):
+            self.process.wait(grace_s)
+        except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
         finally:

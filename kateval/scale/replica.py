@@ -92,7 +92,10 @@ def _message(exc: BaseException) -> str:
 
 def main(fd: int) -> None:
     connection = Connection(fd)
-    config = connection.recv()
+    try:
+        config = connection.recv()
+    except (EOFError, OSError):
+        return   # the driver was gone before it said what to load
     inbox: queue.Queue = queue.Queue()
     threading.Thread(target=_read, args=(connection, inbox), daemon=True, name="kateval-replica-inbox").start()
     lock = threading.Lock()
