@@ -8,6 +8,7 @@ and stop the cluster. The outer test then checks that nothing of the cluster is 
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -65,7 +66,7 @@ def _ray(*args: str) -> None:
 def _start_cluster(temp_dir: str) -> None:
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     common = ("--node-ip-address=127.0.0.1", f"--num-cpus={NODE_CPUS}", "--num-gpus=0", f"--temp-dir={temp_dir}",
-              "--disable-usage-stats")
+              "--object-store-memory=100000000", "--disable-usage-stats")
     _ray("start", "--head", f"--port={PORT}", "--include-dashboard=false", *common)
     _ray("start", f"--address={ADDRESS}", *common)
 
@@ -109,6 +110,25 @@ def inner_cluster_run(tmp_path, data_dir):
         assert all(r["node_id"] and r["ip"] == "127.0.0.1" and r["bundles"] for r in backend["replicas"])
         assert executor["ray"]["actors"] == 2 and executor["workers"] == 2
         assert executor["isolation"] == read_run_meta(local)["executor"]["isolation"]
+
+        # Programs that pass (reference solutions) get the local verdicts on the cluster's sandbox workers too.
+        gold = ("--backend", "reference", "--tasks", "humaneval,mbpp_plus", "--limit", "8", "--n", "1",
+                "--data-dir", str(data_dir), "--no-progress")
+        subprocess.run([sys.executable, "-m", "kateval", "run", *gold, "--out", str(tmp_path / "gold-local")],
+                       check=True, capture_output=True)
+        subprocess.run([sys.executable, "-m", "kateval", "run", *gold, "--out", str(tmp_path / "gold-ray"),
+                        "--ray-address", ADDRESS], check=True, capture_output=True)
+        assert comparable_records(tmp_path / "gold-ray") == comparable_records(tmp_path / "gold-local")
+        assert {json.loads(r)["status"] for r in comparable_records(tmp_path / "gold-ray").values()} == {"passed"}
+
+        # A cluster without room says so at once, in one line.
+        for too_many in (("--data-parallel-size", "9"), ("--workers", "9")):
+            refused = subprocess.run([sys.executable, "-m", "kateval", "run", *gold, "--out", str(tmp_path / "x"),
+                                      "--ray-address", ADDRESS, *too_many], check=False, capture_output=True,
+                                     text=True)
+            last = refused.stderr.strip().splitlines()[-1]   # Ray's own connection notes may come before it
+            assert refused.returncode == 2 and last.startswith("kateval: error: "), refused.stderr
+            assert "the Ray cluster has" in last and "Traceback" not in refused.stderr
     finally:
         _ray("stop", "--force")
     assert _processes_naming(temp_dir) == []

@@ -113,7 +113,16 @@ def start_ray(address: str, config: BackendConfig, count: int, tensor_parallel: 
     from ray.util.placement_group import placement_group
     from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
-    on_gpu = ray.cluster_resources().get("GPU", 0) > 0
+    resources = ray.cluster_resources()
+    on_gpu = resources.get("GPU", 0) > 0
+    needed = {key: count * sum(bundle.get(key, 0) for bundle in replica_bundles(tensor_parallel, on_gpu))
+              for key in ("GPU", "CPU")}
+    short = {key: need for key, need in needed.items() if need > resources.get(key, 0)}
+    if short:   # said at once rather than after the placement timeout
+        raise KatevalError(f"{count} replicas of {tensor_parallel} {'GPU' if on_gpu else 'CPU'} bundle(s) need "
+                           + ", ".join(f"{need:g} {key}s" for key, need in short.items())
+                           + f"; the Ray cluster has {resources.get('GPU', 0):g} GPUs and "
+                             f"{resources.get('CPU', 0):g} CPUs")
     if on_gpu and tensor_parallel > 1:   # vLLM's Ray executor places the TP workers in the captured group
         config = dataclasses.replace(config, options={**config.options, "distributed_executor_backend": "ray"})
     groups = [placement_group(replica_bundles(tensor_parallel, on_gpu), strategy="STRICT_PACK",
