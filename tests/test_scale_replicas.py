@@ -2,6 +2,7 @@
 backend in each replica; test_scale_vllm.py runs the tiny model."""
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -133,3 +134,20 @@ def test_replica_processes_end_when_the_driver_closes_them():
     backend.close()
     assert not any(alive(pid) for pid in pids)
 
+
+
+def test_replicas_of_a_backend_with_options_of_its_own(tmp_path, data_dir):
+    """replay's --replay-file is no engine option: the scale options are read apart from it."""
+    one = tmp_path / "one"
+    common = ["run", "--tasks", "aime24", "--limit", "4", "--n", "2", "--data-dir", str(data_dir), "--no-progress"]
+    assert cli.main([*common, "--backend", "reference", "--out", str(one)]) == 0
+    saved = tmp_path / "completions.jsonl"
+    saved.write_text("".join(
+        json.dumps({"task": r["task"], "problem_id": r["problem_id"], "sample_index": r["sample_index"],
+                    "completion": r["completion"], "prefix": r["prefix"], "finish_reason": r["finish_reason"]}) + "\n"
+        for r in map(json.loads, (one / "samples.jsonl").read_text().splitlines())))
+    replayed = tmp_path / "replayed"
+    assert cli.main([*common, "--backend", "replay", "--replay-file", str(saved), "--out", str(replayed),
+                     "--data-parallel-size", "2"]) == 0
+    statuses = [json.loads(line)["status"] for line in (replayed / "samples.jsonl").read_text().splitlines()]
+    assert len(statuses) == 8 and set(statuses) == {"correct"}

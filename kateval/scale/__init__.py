@@ -8,12 +8,20 @@ from kateval.backends import make_backend
 from kateval.backends.base import Backend, BackendConfig, typed_options
 from kateval.types import ExecLimits, Executor, KatevalError
 
+SCALE_OPTIONS = ("data_parallel_size", "replica_capacity", "tensor_parallel_size", "flush_s")
+
+
+def scale_options(config: BackendConfig) -> dict:
+    """The options that say how a run spreads out, typed; any backend may carry them (the rest of its options are
+    its own business: replay's file, openai's URL)."""
+    return typed_options({key: value for key, value in config.options.items() if key in SCALE_OPTIONS})
+
 
 def make_run_backend(config: BackendConfig, ray_address: str | None = None) -> Backend:
     """One backend in this process, or `data_parallel_size` replicas of it (local processes, or Ray actors) when
     that is given. One replica is the engine in a process of its own: the driver's parsing and grading then
     never compete with it for a core or the GIL."""
-    options = typed_options(config.options)
+    options = scale_options(config)
     if options.get("data_parallel_size", 1) < 1 or options.get("replica_capacity", 1) < 1:
         raise KatevalError("--data-parallel-size and --replica-capacity must be at least 1")
     if "data_parallel_size" not in options and not ray_address:
@@ -47,7 +55,7 @@ def make_run_executor(backend: BackendConfig, workers: int | None, limits: ExecL
     from kateval.scale.cluster import connect, replica_cpus
 
     ray = connect(ray_address)
-    options = typed_options(backend.options)
+    options = scale_options(backend)
     resources = ray.cluster_resources()
     reserved = replica_cpus(options.get("data_parallel_size") or 1, options.get("tensor_parallel_size") or 1,
                             resources.get("GPU", 0) > 0)

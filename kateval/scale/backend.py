@@ -15,7 +15,8 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
-from kateval.backends.base import Backend, BackendConfig, typed_options
+from kateval.backends.base import Backend, BackendConfig
+from kateval.scale import scale_options
 from kateval.scale.dispatch import WorkQueue, per_sample
 from kateval.types import Completion, KatevalError, Request, SamplingConfig, TokenDecoder
 
@@ -53,7 +54,7 @@ class _Replica:
 class ReplicatedBackend(Backend):
     def __init__(self, config: BackendConfig, launch: Launch, launcher_facts: dict[str, Any]):
         super().__init__(config)
-        options = typed_options(config.options)
+        options = scale_options(config)
         self.size = options.get("data_parallel_size") or 1
         self._capacity = options.get("replica_capacity")
         self._flush_s = options.get("flush_s", 1.0)
