@@ -106,8 +106,10 @@ def test_dp_run_killed_with_its_driver_leaves_no_replica_and_resumes_to_the_sing
         time.sleep(0.2)
 
     # Resumed by one replica: how many engines share the work is not part of the run's identity.
-    subprocess.run(_run_cmd(tiny_model, killed, data_dir, "--data-parallel-size", "1"), env=env, cwd=REPO,
-                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    resumed = subprocess.run(_run_cmd(tiny_model, killed, data_dir, "--data-parallel-size", "1", "--backend-option",
+                                      "flush_s=0"), env=env, cwd=REPO, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True, check=False)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
     meta = read_run_meta(killed)
     assert meta["resumed"] == 1 and meta["backend"]["generated_samples"] == 20 - stored
     whole = tmp_path / "whole"
