@@ -26,7 +26,7 @@ AUDIT_OUT   ?= runs/audit-$(notdir $(if $(MODEL),$(MODEL),$(TINY)))
 
 export KATEVAL_DATA_DIR := $(DATA_DIR)
 
-.PHONY: install test eval report compare leaderboard bench lint audit
+.PHONY: install test eval report compare leaderboard bench lint audit sweep
 
 install:
 	bash scripts/install.sh $(VENV)
@@ -60,3 +60,20 @@ bench:
 
 lint:
 	$(PY) -m ruff check kateval tests benchmarks
+
+# make sweep: accuracy against tokens over think modes x thinking budgets, every cell in one engine queue (the tiny
+# model: small budgets that cut its short thoughts, a few problems; with MODEL: TASKS in full).
+SWEEP_TASKS   ?= $(if $(MODEL),$(TASKS),aime24,aime25)
+SWEEP_MODES   ?= auto,on,off
+SWEEP_BUDGETS ?= $(if $(MODEL),$(MODEL_SWEEP_BUDGETS),$(TINY_SWEEP_BUDGETS))
+MODEL_SWEEP_BUDGETS := 1024,2048,4096,8192,16384,none
+TINY_SWEEP_BUDGETS  := 4,8,16,32,none
+SWEEP_N       ?= $(if $(MODEL),8,4)
+SWEEP_LIMIT   ?= $(if $(MODEL),,3)
+SWEEP_OUT     ?= runs/sweep-$(notdir $(if $(MODEL),$(MODEL),$(TINY)))
+
+sweep:
+	$(if $(MODEL),,$(PY) -m kateval.tinymodel $(TINY))
+	$(KATEVAL) sweep --backend $(BACKEND) --model $(if $(MODEL),$(MODEL),$(TINY) $(TINY_FLAGS)) \
+		--tasks $(SWEEP_TASKS) --modes $(SWEEP_MODES) --thinking-budgets $(SWEEP_BUDGETS) --n $(SWEEP_N) \
+		$(if $(SWEEP_LIMIT),--limit $(SWEEP_LIMIT)) --out $(SWEEP_OUT) $(EXTRA)

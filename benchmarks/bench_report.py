@@ -13,14 +13,10 @@ measurement runs in a fresh process, so its peak RSS is its own:
 """
 from __future__ import annotations
 
-import argparse
-import json
-import resource
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
+
+from isolated import measure_in_child, print_measurement, sized_benchmark
 
 from kateval.report.synthetic import random_records, run_meta, write_run
 
@@ -43,15 +39,11 @@ def child(mode: str, run_dir: Path) -> None:
     else:
         records = list(iter_records(run_dir))
         assert records
-    seconds = time.perf_counter() - started
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": seconds, "peak_mb": peak_mb}))
+    print_measurement(started)
 
 
 def measure(mode: str, run_dir: Path) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", mode, str(run_dir)], capture_output=True, text=True,
-                         check=True)
-    return json.loads(out.stdout.splitlines()[-1])
+    return measure_in_child(__file__, mode, str(run_dir))
 
 
 def bench(size: int, completion_chars: int, workdir: Path, load_all: bool) -> None:
@@ -72,18 +64,8 @@ def bench(size: int, completion_chars: int, workdir: Path, load_all: bool) -> No
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sizes", default="100000,1000000")
-    parser.add_argument("--completion-chars", type=int, default=1000)
-    parser.add_argument("--child", nargs=2, metavar=("MODE", "RUN_DIR"), help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.child:
-        child(args.child[0], Path(args.child[1]))
-        return
-    sizes = [int(s) for s in args.sizes.split(",")]
-    with tempfile.TemporaryDirectory(prefix="kateval-bench-report-") as workdir:
-        for size in sizes:
-            bench(size, args.completion_chars, Path(workdir), load_all=size == min(sizes))
+    sized_benchmark(__doc__.split("\n")[0], child,
+                    lambda size, chars, workdir, sizes: bench(size, chars, workdir, load_all=size == min(sizes)))
 
 
 if __name__ == "__main__":

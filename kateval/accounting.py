@@ -49,3 +49,32 @@ def _token_starts(ids: list[int], decoder: TokenDecoder) -> Callable[[int, int],
         return lo
 
     return search
+
+
+def thought_lengths(prompt_ids: Sequence[int], output_ids: Sequence[int], start_ids: Sequence[int],
+                    end_ids: Sequence[int]) -> list[int]:
+    """Tokens of each thought the output writes or continues, counted as vLLM's thinking budget counts them: the
+    tokens after a start marker up to its end marker (or the end of the output); a thought the prompt opened (a
+    prefilled `<think>`) counts its prompt-side tokens too. A budget B allows at most B; a thought that reached B
+    was ended by the budget. Thoughts wholly inside the prompt are not listed."""
+    sequence = [*prompt_ids, *output_ids]
+    start, end, prompt_length = list(start_ids), list(end_ids), len(prompt_ids)
+    lengths: list[int] = []
+    thought_from: int | None = None   # index of the first token of the open thought
+    i = 0
+    while i < len(sequence):
+        if start and sequence[i:i + len(start)] == start:
+            thought_from = i = i + len(start)   # a second start restarts the count, as vLLM's last-start rule does
+        elif thought_from is not None and end and sequence[i:i + len(end)] == end:
+            if i > prompt_length or (i == prompt_length and output_ids):
+                lengths.append(i - thought_from)
+            thought_from, i = None, i + len(end)
+        else:
+            i += 1
+    if thought_from is not None and output_ids:
+        lengths.append(len(sequence) - thought_from)
+    return lengths
+
+
+def budget_hit(lengths: Sequence[int], budget: int | None) -> bool:
+    return budget is not None and any(length >= budget for length in lengths)

@@ -81,4 +81,12 @@ def completion_from_row(row: dict, next_index: dict[tuple[str, str], int]) -> Co
         finish_reason=row.get("finish_reason"), prefix=row.get("prefix", ""),
         stop_reason=row.get("stop_reason"), prompt_tokens=row.get("prompt_tokens"),
         cached_prompt_tokens=row.get("cached_prompt_tokens"), completion_tokens=row.get("completion_tokens"),
+        thinking_budget=_optional_int(row, "thinking_budget"), think_budget_hit=row.get("think_budget_hit"),
     )
+
+
+def _optional_int(row: dict, key: str) -> int | None:
+    value = row.get(key)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        raise TypeError(f"'{key}' must be an integer")
+    return value

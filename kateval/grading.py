@@ -56,4 +56,5 @@ def _record(problem: Problem, parsed: ParsedOutput, completion: Completion, grad
         stop_reason=completion.stop_reason, cached_prompt_tokens=completion.cached_prompt_tokens,
         grade_details=grade.details, thinking_budget=completion.thinking_budget,
         think_budget_hit=completion.think_budget_hit if completion.thinking_budget is not None else False,
+        segments=[[segment.kind, segment.start, segment.end] for segment in parsed.segments],
     )

@@ -98,7 +98,13 @@ def selected_problems(task: LoadedTask, config: RunConfig) -> tuple[Problem, ...
 def build_requests(tasks: list[LoadedTask], config: RunConfig, done: set[SampleKey], wanted: Wanted | None = None,
                    mode: str | None = None, thinking_budget: int | None = None) -> list[Request]:
     """One request per problem that misses some of its wanted samples (default: range(n)). `mode` and
-    `thinking_budget` are per-request overrides of the backend's settings (a sweep's cell)."""
+    `thinking_budget` are per-request overrides of the backend's settings (a sweep's cell); without them the run's
+    own are written into every request, so a request always says what it asks for and the backend's echo on its
+    completions equals it (a completion is matched to its request through these fields)."""
+    if mode is None:
+        mode = config.backend.mode
+    if thinking_budget is None and config.backend.options.get("thinking_budget") is not None:
+        thinking_budget = int(config.backend.options["thinking_budget"])
     requests = []
     for task in tasks:
         for problem in selected_problems(task, config):
@@ -169,6 +175,7 @@ class Stages:
             return 0.0
         backend = self.load()._backend
         started = time.monotonic()
+        by_problem = {(request.task, request.problem_id): request for request in requests}
 
         def grade_and_store(batch: list[Completion]) -> None:
             groups: dict[tuple[int, str], list[Completion]] = defaultdict(list)
@@ -178,6 +185,8 @@ class Stages:
                 stores[id(store)] = store
                 groups[(id(store), completion.task)].append(completion)
             for (store_id, name), completions in groups.items():
+                stores[store_id].add_prompts((c.task, c.problem_id, by_problem[(c.task, c.problem_id)].prompt)
+                                             for c in completions)
                 stores[store_id].append(grade_completions(self._tasks[name], completions, backend.decoder(),
                                                           self._executor))
             bar.update(len(batch), tokens=sum(len(c.token_ids or ()) for c in batch))

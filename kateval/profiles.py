@@ -31,6 +31,7 @@ class Profile:
     name: str
     on: Forcing | None    # None: the family has no such mode
     off: Forcing | None
+    reasoning: tuple[str, str] | None = None   # the thought's start and end markers (what a thinking budget cuts)
 
     def forcing(self, mode: str) -> Forcing:
         if mode not in MODES:
@@ -42,12 +43,24 @@ class Profile:
             raise KatevalError(f"profile '{self.name}' cannot force mode '{mode}'; use --mode auto or --profile")
         return chosen
 
+    def markers(self, thinking_budget: int | None) -> tuple[str, str] | None:
+        """The thought markers a budget applies to; a budget on a family without thoughts is an error."""
+        if thinking_budget is None:
+            return None
+        if thinking_budget < 0:
+            raise KatevalError(f"a thinking budget must be at least 0, got {thinking_budget}")
+        if self.reasoning is None:
+            raise KatevalError(f"profile '{self.name}' has no thinking to budget; use --profile kat|qwen3|r1")
+        return self.reasoning
 
+
+THINK_MARKERS = ("<think>", "</think>")
 PROFILES = {
-    "kat": Profile("kat", on=Forcing("</judge>\n<think_on>\n<think>\n"), off=Forcing("</judge>\n<think_off>\n<answer>\n")),
+    "kat": Profile("kat", on=Forcing("</judge>\n<think_on>\n<think>\n"), off=Forcing("</judge>\n<think_off>\n<answer>\n"),
+                   reasoning=THINK_MARKERS),
     "qwen3": Profile("qwen3", on=Forcing(template_kwargs={"enable_thinking": True}),
-                     off=Forcing(template_kwargs={"enable_thinking": False})),
-    "r1": Profile("r1", on=Forcing("<think>\n"), off=Forcing("<think>\n\n</think>\n\n")),
+                     off=Forcing(template_kwargs={"enable_thinking": False}), reasoning=THINK_MARKERS),
+    "r1": Profile("r1", on=Forcing("<think>\n"), off=Forcing("<think>\n\n</think>\n\n"), reasoning=THINK_MARKERS),
     "plain": Profile("plain", on=None, off=None),
 }
 

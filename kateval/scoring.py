@@ -64,6 +64,9 @@ def _score_task(task: LoadedTask, completions: list[Completion], tokenizer, exec
     completions = [c for c in completions if c.problem_id in known]
     for start in range(0, len(completions), BATCH):
         batch = completions[start:start + BATCH]
+        # the completions came from elsewhere: what the browser can show is the task's own prompt, marked as such
+        store.add_prompts(((task.name, c.problem_id, task.adapter.prompt(known[c.problem_id])) for c in batch),
+                          origin="task")
         store.append(grade_completions(task, batch, tokenizer, executor))
         bar.update(len(batch))
     return len(unknown)

@@ -50,13 +50,16 @@ _STAMP = "kateval-tiny.json"
 # Structured outputs make the random model write well-formed AutoThink output, so every stage has real work: a
 # mode decision, segments, a boxed integer for math graders and a small valid program for code graders. Tags are
 # referenced by token id (`<[id]>`): spelled as strings, xgrammar would let them come out as ordinary byte tokens.
+# `</think>` may come after any token of a thought, because a thinking budget forces it wherever the budget ends
+# (a grammar that refused it there would make vLLM abort the request).
 _GRAMMAR = r"""
 start: @START@
 judged: WORDS "\n" @</judge>@ "\n" (on | off)
-on: @<think_on>@ "\n" @<think>@ "\n" thought
+on: @<think_on>@ "\n" @<think>@ thought
 off: @<think_off>@ "\n" @<answer>@ "\n" answer
-thought: WORDS "\n" @</think>@ "\n" @<answer>@ "\n" answer
+thought: THOUGHT @</think>@ "\n" @<answer>@ "\n" answer
 answer: "The answer is \\boxed{" NUMBER "}.\n```python\ndef f_" NAME "(x):\n    return x + " NUMBER "\n```\n" @</answer>@
+THOUGHT: /[a-z \n]{0,200}/
 WORDS: /[a-z][a-z ]{0,40}/
 NUMBER: /[1-9][0-9]{0,2}/
 NAME: /[a-z]{1,8}/

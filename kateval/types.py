@@ -214,6 +214,8 @@ class SampleRecord:
     grade_details: dict[str, Any] = field(default_factory=dict)
     thinking_budget: int | None = None     # thinking tokens allowed (None: no budget)
     think_budget_hit: bool | None = False  # the budget cut the thought (a forced end tag, counted as think)
+    # the parse the grade was made from: [kind, start, end] over `completion`, in order (what the browser marks)
+    segments: list[list[Any]] = field(default_factory=list)
 
     def to_json_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -15,3 +15,11 @@ def data_dir() -> Path:
     if not path.is_dir():
         pytest.skip(f"benchmark data folder {path} not found (set KATEVAL_DATA_DIR)")
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_kat() -> Path:
+    """The embedded tiny model (kateval.tinymodel), built once into the checkout's cache."""
+    from kateval.tinymodel import DEFAULT_DIR, ensure_tiny_model
+
+    return ensure_tiny_model(REPO / DEFAULT_DIR)

@@ -1,5 +1,5 @@
 """Token counts by segment come from the generated ids and add up to completion_tokens."""
-from kateval.accounting import count_tokens
+from kateval.accounting import budget_hit, count_tokens, thought_lengths
 from kateval.parse import parse_output
 from kateval.tokenizers import ByteTokenizer
 
@@ -58,3 +58,28 @@ def test_multibyte_characters_split_across_tokens():
 def test_without_ids_only_the_given_total_is_known():
     counts = count_tokens(parse_output("x"), "x", None, None, prompt_tokens=3, completion_tokens=5)
     assert (counts.completion_tokens, counts.think_tokens) == (5, None)
+
+
+# ---------------------------------------------------------------- thinking budgets (vLLM's counting rule)
+
+START, END = [7], [8, 9]   # a one-token start marker and a two-token end marker
+
+
+def test_thought_lengths_count_tokens_between_the_markers():
+    assert thought_lengths([1, 2], [3, *START, 4, 4, 4, *END, 5], START, END) == [3]
+    assert thought_lengths([1], [*START, 4, *END, 5, *START, 4, *END], START, END) == [1, 1]
+    assert thought_lengths([1], [2, 3], START, END) == []                            # no thought at all
+    assert thought_lengths([1], [*START, 4, 4], START, END) == [2]                   # cut before its end
+
+
+def test_a_thought_the_prompt_opened_counts_its_prompt_side_tokens():
+    prompt = [1, *START, 4]                                                         # a prefilled "<think>\n"
+    assert thought_lengths(prompt, [4, 4, *END, 5], START, END) == [3]
+    assert thought_lengths(prompt, [*END, 5], START, END) == [1]
+    closed_in_prompt = [1, *START, 4, *END]                                         # forced off: empty thought
+    assert thought_lengths(closed_in_prompt, [5, 6], START, END) == []
+
+
+def test_budget_hit_means_the_thought_reached_the_budget():
+    assert budget_hit([3], 3) and budget_hit([1, 5], 4) and budget_hit([0], 0)
+    assert not budget_hit([2], 3) and not budget_hit([], 0) and not budget_hit([9], None)

@@ -23,6 +23,7 @@ import json
 from pathlib import Path
 
 import pytest
+from md_tables import unpadded
 
 from kateval import cli
 from kateval.audit import audit_runs
@@ -222,8 +223,8 @@ def test_cli_writes_json_md_and_self_contained_html(runs, tmp_path, capsys):
     assert saved["overall"]["aes"]["auto"] == pytest.approx((290 - 206) / 290 - 4 * (0.5 - 0.4) / 0.5)
     assert [p["problem_id"] for p in saved["problems"] if p["missed"]] == ["P3"]
     markdown = (out / "audit.md").read_text()
-    assert "| auto | 40.0% | [10.0%, 70.0%] | 206.0 | -0.510 |" in markdown
-    assert "| forced on right, forced off wrong | 0 | 1 (missed) |" in markdown
+    assert "| auto | 40.0% | [10.0%, 70.0%] | 206.0 | -0.510 |" in unpadded(markdown)
+    assert "| forced on right, forced off wrong | 0 | 1 (missed) |" in unpadded(markdown)
     assert "![policies_accuracy_vs_tokens](audit_policies_accuracy_vs_tokens.png)" in markdown
     assert (out / "audit_policies_accuracy_vs_tokens.png").read_bytes().startswith(b"\x89PNG")
     assert (out / "audit_think_rate_vs_difficulty.png").read_bytes().startswith(b"\x89PNG")
@@ -266,8 +267,8 @@ def test_inputs_are_runs_or_tasks(capsys, argv, message):
 
 
 def test_generates_three_modes_with_the_same_seeds(tmp_path, data_dir):
-    """The reference backend ignores the forced mode, so the three runs agree: every problem is right
-    everywhere and the oracle is auto's own cost or better."""
+    """The reference backend answers right in every mode (forced on thinks, forced off does not), so every
+    problem is right everywhere and the oracle is auto's own cost or better."""
     out = tmp_path / "audit"
     code = cli.main(["audit", "--backend", "reference", "--tasks", "aime24", "--limit", "3", "--n", "2",
                      "--data-dir", str(data_dir), "--no-progress", "--out", str(out)])
@@ -281,6 +282,8 @@ def test_generates_three_modes_with_the_same_seeds(tmp_path, data_dir):
     assert all(saved["overall"]["policies"][p]["accuracy"] == 1.0 for p in ("always_on", "always_off", "oracle"))
     assert saved["overall"]["missed"]["count"] == 0
     assert (out / "audit.html").exists()
+    for mode in ("on", "off"):
+        assert {json.loads(line)["mode"] for line in (out / mode / "samples.jsonl").read_text().splitlines()} == {mode}
 
 
 def test_audit_runs_returns_the_paths(runs, tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from md_tables import unpadded
 
 from kateval.cli import main as cli
 from kateval.report.compare import compare_runs
@@ -78,7 +79,7 @@ def test_runs_with_other_sampling_are_refused_unless_forced(runs, capsys):
     assert cli(["compare", str(a), str(hot), "--force"]) == 0
     captured = capsys.readouterr()
     assert "runs differ in sampling temperature: 0.6 vs 1.0" in captured.err
-    assert "| overall | 10 | 40.0% | 10.0% | -30.0% |" in captured.out
+    assert "| overall | 10 | 40.0% | 10.0% | -30.0% |" in unpadded(captured.out)
 
 
 def test_runs_with_other_tasks_are_refused(tmp_path):

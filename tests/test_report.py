@@ -6,8 +6,10 @@ import shutil
 import subprocess
 
 import pytest
+from md_tables import md_cells
 
 from kateval.cli import main as cli
+from kateval.report.run_report import write_report
 from kateval.report.summary import summarize
 from kateval.report.synthetic import run_meta, sample_record, write_run
 
@@ -93,6 +95,7 @@ def test_overall_and_identity(summary):
     assert overall["macro_accuracy"] == pytest.approx(0.75)
     assert overall["mean_completion_tokens"] == pytest.approx(800 / 6)   # known counts only
     assert summary["run"]["fingerprint"] == {"max_tokens": 400, "temperature": 0.6, "top_p": 0.95, "n": 2,
+                                             "thinking_budget": None,
                                              "window": "t; u:public_tests_only=True,window=2408-2502"}
     assert summary["notes"] == ["u: private tests are missing (public tests only), so its scores are optimistic"]
 
@@ -108,12 +111,24 @@ def test_report_command_writes_summary_markdown_and_self_contained_html(reported
     written = json.loads((run_dir / "summary.json").read_text())
     assert written["tasks"]["t"]["accuracy"] == 0.5
     markdown = (run_dir / "report.md").read_text()
-    assert "| t | 3 | 2 | 50.0% |" in markdown and "private tests are missing" in markdown
+    accuracy = markdown[markdown.index("## Accuracy\n"):]
+    assert md_cells(accuracy, "t")[:4] == ["t", "3", "2", "50.0%"] and "private tests are missing" in markdown
     assert "![accuracy_under_budget](report_files/accuracy_under_budget.png)" in markdown
     assert (run_dir / "report_files" / "accuracy_under_budget.png").read_bytes().startswith(b"\x89PNG")
     page = (run_dir / "report.html").read_text()
     assert page.count("src='data:image/png;base64,") == 4
     assert "http://" not in page and "https://" not in page
+
+
+def test_report_leads_with_the_headline(reported):
+    markdown = (reported / "report.md").read_text()
+    headline, details = markdown.index("## Headline"), markdown.index("# Details")
+    assert headline < markdown.index("![accuracy_vs_tokens]") < details < markdown.index("## Accuracy\n")
+    assert md_cells(markdown[headline:], "t") == ["t", "50.0%", md_cells(markdown[details:], "t")[4], "133",
+                                                   "50.0%", "3 x 2"]
+    page = (reported / "report.html").read_text()
+    assert page.index("id='headline'") < page.index("alt='accuracy_vs_tokens'") < page.index("id='details'") \
+        < page.index("id='figures'") < page.index("id='samples'")
 
 
 def test_report_on_an_empty_run_is_a_one_line_error(tmp_path, capsys):
@@ -138,3 +153,11 @@ def test_report_html_renders_in_headless_chromium(reported, tmp_path):
     width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
     assert (width, height) == (1280, 2000)
     assert len(png) > 50_000   # tables and figures drawn, not a blank page
+
+
+def test_a_run_past_the_browser_limit_gets_a_note_instead_of_the_browser(run_dir, tmp_path):
+    paths = write_report(run_dir, tmp_path / "small-limit", browser_limit=7)
+    page = paths["html"].read_text()
+    assert "The sample browser is left out: this run has 8 samples" in page and "kt-index" not in page
+    assert "--browser-limit 0" in paths["markdown"].read_text()
+    assert "kt-index" in write_report(run_dir, tmp_path / "no-limit", browser_limit=None)["html"].read_text()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from md_tables import unpadded
 
 from kateval.cli import main as cli
 
@@ -55,7 +56,7 @@ def test_compare_and_leaderboard_on_scored_runs(scored, capsys):
     assert cli(["compare", str(a), str(b)]) == 0
     out = capsys.readouterr().out
     # b solves p2, p3, p4 that a missed: McNemar 3+/0-, p = 2/8
-    assert "| aime24 | 6 | 33.3% | 83.3% | 50.0% |" in out and "mcnemar_exact (3+/0-) | 0.25 |" in out
+    assert "| aime24 | 6 | 33.3% | 83.3% | 50.0% |" in unpadded(out) and "mcnemar_exact (3+/0-) | 0.25 |" in unpadded(out)
     assert cli(["leaderboard", str(a), str(b), "--format", "csv"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[1].startswith("b,b,") and lines[2].startswith("a,a,")

@@ -44,7 +44,9 @@ def server(tiny_model, tmp_path_factory):
     command = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(tiny_model),
                "--host", "127.0.0.1", "--port", str(port), "--seed", "0", "--enforce-eager",
                "--distributed-executor-backend", "uni", "--no-enable-chunked-prefill",
-               "--structured-outputs-config.backend", "xgrammar"]
+               "--structured-outputs-config.backend", "xgrammar",
+               # what the offline backend gives the engine for a thinking family, so per-request budgets work
+               "--reasoning-config", '{"reasoning_start_str": "<think>", "reasoning_end_str": "</think>"}']
     with log.open("w") as handle:
         process = subprocess.Popen(command, env={**os.environ, **CPU_ENV}, stdout=handle, stderr=subprocess.STDOUT)
     try:
@@ -75,6 +77,15 @@ def _collect(backend, requests) -> dict:
     return {(c.problem_id, c.sample_index): c for batch in backend.generate(requests, SAMPLING) for c in batch}
 
 
+def _offline(config: BackendConfig, requests) -> dict:
+    """The same requests through the offline engine, loaded for this call only."""
+    local = VLLMBackend(config)
+    try:
+        return _collect(local, requests)
+    finally:
+        local.close()
+
+
 @pytest.mark.parametrize("mode", ["auto", "on"])
 def test_server_gives_the_offline_records_for_the_same_seeds(tiny_model, server, mode):
     options = {"grammar": "autothink"}
@@ -82,11 +93,7 @@ def test_server_gives_the_offline_records_for_the_same_seeds(tiny_model, server,
                                          options={**options, "base_url": server, "concurrency": 2}))
     served = _collect(remote, _requests())
     resumed = _collect(remote, _requests(indices=(1,)))
-    local = VLLMBackend(BackendConfig("vllm", str(tiny_model), mode=mode, options=options))
-    try:
-        offline = _collect(local, _requests())
-    finally:
-        local.close()
+    offline = _offline(BackendConfig("vllm", str(tiny_model), mode=mode, options=options), _requests())
     assert served.keys() == offline.keys() and len(served) == 6
     # Equal: ids, text, prefix, finish and prompt tokens. Not compared: cached prompt tokens, which this server
     # does not report (it would with --enable-prompt-tokens-details) and which depend on what ran before anyway.
@@ -109,3 +116,23 @@ def test_server_errors_are_one_line(tiny_model, server):
     remote = OpenAIBackend(BackendConfig("openai", "not-served", profile="kat", options={"base_url": server}))
     with pytest.raises(KatevalError, match="HTTP 404"):
         list(remote.generate(_requests()[:1], SAMPLING))
+
+
+def test_per_request_mode_and_thinking_budget_over_http_match_the_offline_engine(tiny_model, server):
+    """One generate() call mixing modes and budgets per request (a sweep's queue): the server's completions carry
+    the same ids and the same budget verdicts as the offline engine's."""
+    cells = [("on", 5), ("auto", 3), ("on", None), ("off", None)]
+    requests = [Request("t", f"p{i}", Prompt(messages=({"role": "user", "content": f"Compute {i} * 3."},)),
+                        seed=700 + i, sample_indices=(0, 1), mode=mode, thinking_budget=budget)
+                for i, (mode, budget) in enumerate(cells)]
+    options = {"grammar": "autothink"}
+    remote = OpenAIBackend(BackendConfig("openai", str(tiny_model), options={**options, "base_url": server}))
+    served = _collect(remote, requests)
+    offline = _offline(BackendConfig("vllm", str(tiny_model), options=options), requests)
+    assert served.keys() == offline.keys() and len(served) == 8
+    for key, want in offline.items():
+        got = served[key]
+        assert got.token_ids == want.token_ids and got.prefix == want.prefix, key
+        assert (got.requested_mode, got.thinking_budget, got.think_budget_hit) == (
+            want.requested_mode, want.thinking_budget, want.think_budget_hit), key
+    assert served[("p0", 0)].think_budget_hit is True and served[("p2", 0)].think_budget_hit is None

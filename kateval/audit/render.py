@@ -7,9 +7,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from kateval.audit.metrics import POLICIES, ProblemAudit
+from kateval.audit.metrics import MODES, POLICIES, ProblemAudit
+from kateval.report.browser import sample_href
 from kateval.report.plots import new_figure, png_bytes
-from kateval.report.render import Document, Table, interval, num, pct, to_html, to_markdown, write_text
+from kateval.report.render import Document, Link, Table, interval, num, pct, to_html, to_markdown, write_text
+from kateval.report.run_report import report_links
 
 LISTED = 25   # problems named per list in the md/html report; audit.json has them all
 POLICY_NAMES = {"always_on": "always on", "always_off": "always off", "auto": "auto", "oracle": "oracle router"}
@@ -111,11 +113,33 @@ def header_lines(audit: dict[str, Any]) -> list[str]:
     return [*runs, rules, verdicts, weighting]
 
 
-def audit_document(audit: dict[str, Any], problems: Sequence[ProblemAudit]) -> Document:
+def thinking_errors_table(problems: Sequence[ProblemAudit], reports: dict[str, str] | None) -> Table | None:
+    """The needless and missed problems (LISTED of each), each linked to its samples in the three runs' reports
+    (`reports`: mode -> href of that run's report.html)."""
+    rows = []
+    for verdict in ("needless", "missed"):
+        chosen = [p for p in problems if getattr(p, verdict)]
+        for p in chosen[:LISTED]:
+            links = [Link(mode, sample_href(reports[mode], p.task, p.problem_id)) for mode in MODES] if reports else []
+            rows.append([p.name, verdict, p.difficulty or "-", pct(p.auto.think_rate), pct(p.on.accuracy),
+                         pct(p.off.accuracy), *links])
+    if not rows:
+        return None
+    return Table("Needless and missed thinking", ["problem", "verdict", "difficulty", "auto think rate",
+                                                  "forced-on acc", "forced-off acc",
+                                                  *(f"samples {mode}" for mode in MODES if reports)], rows,
+                 f"At most {LISTED} problems of each kind (audit.json lists them all)"
+                 + ("; the links open the problem's samples in each run's report." if reports else "."))
+
+
+def audit_document(audit: dict[str, Any], problems: Sequence[ProblemAudit], reports: dict[str, str] | None = None
+                   ) -> Document:
     baseline, tasks = audit["settings"]["baseline"], audit["tasks"]
     notes = [f"Skipped {len(names)} problem(s) of the {mode} run that not every run has: {_names(names)}."
              for mode, names in audit["unmatched"].items()]
     tables = scope_tables("Overall", audit["overall"], baseline)
+    errors = thinking_errors_table(problems, reports)
+    tables += [errors] if errors else []
     for task, summary in tasks.items():
         if len(tasks) > 1:   # with one task its tables would repeat the overall ones
             tables += scope_tables(f"Task {task}", summary, baseline)
@@ -134,7 +158,8 @@ def audit_document(audit: dict[str, Any], problems: Sequence[ProblemAudit]) -> D
 
 def write_report(out: Path, audit: dict[str, Any], problems: Sequence[ProblemAudit]) -> dict[str, Path]:
     out = Path(out)
-    doc = audit_document(audit, problems)
+    reports = report_links({mode: Path(facts["run_dir"]) for mode, facts in audit["runs"].items()}, out)
+    doc = audit_document(audit, problems, reports)
     figure_paths = {name: f"audit_{name}.png" for name in doc.figures}
     paths = {"json": write_text(out / "audit.json", json.dumps(audit, indent=2) + "\n"),
              "md": out / "audit.md", "html": out / "audit.html"}

@@ -29,6 +29,18 @@ class Backend(ABC):
     def generate(self, requests: Sequence[Request], sampling: SamplingConfig) -> Iterator[list[Completion]]:
         """Yield completions as they finish, in batches small enough to store often."""
 
+    def request_mode(self, request: Request) -> str:
+        """The mode this request runs in: its own override, else the backend's."""
+        return request.mode or self.config.mode
+
+    def request_budget(self, request: Request) -> int | None:
+        """The thinking budget of this request: its own override, else the backend's `thinking_budget` option."""
+        return request.thinking_budget if request.thinking_budget is not None else self.default_budget()
+
+    def default_budget(self) -> int | None:
+        value = self.config.options.get("thinking_budget")
+        return None if value is None else int(value)
+
     # Incremental use: a replica (kateval.scale) takes new requests while earlier ones are still generating.
     # These defaults run generate() over what was submitted; an engine with a queue of its own (vLLM)
     # overrides them so that new requests join the running batch.

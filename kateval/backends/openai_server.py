@@ -17,6 +17,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
+from kateval.accounting import budget_hit, thought_lengths
 from kateval.backends.base import Backend, BackendConfig, sample_groups, typed_options
 from kateval.profiles import Profile, RenderedPrompt, chat_messages, get_profile, render_prompt
 from kateval.types import Completion, KatevalError, Prompt, Request, SamplingConfig, TokenDecoder
@@ -38,6 +39,7 @@ class OpenAIBackend(Backend):
         template = getattr(self._hf, "chat_template", None)
         self.profile: Profile = get_profile(config.profile, template if isinstance(template, str) else None)
         self.profile.forcing(config.mode)
+        self.profile.markers(self.options.get("thinking_budget"))
         self._stats = {"requests": 0, "retries": 0, "generated_tokens": 0, "generate_s": 0.0}
 
     def generate(self, requests: Sequence[Request], sampling: SamplingConfig) -> Iterator[list[Completion]]:
@@ -57,14 +59,16 @@ class OpenAIBackend(Backend):
 
     # ------------------------------------------------------------------ one request
     def _complete(self, request: Request, indices: tuple[int, ...], sampling: SamplingConfig) -> list[Completion]:
-        rendered = self._render(request)
+        mode, budget = self.request_mode(request), self.request_budget(request)
+        rendered = self._render(request, mode)
         seed = request.seed + (0 if len(indices) == sampling.n else indices[0])
-        body = {"model": self.config.model, "n": len(indices), "seed": seed, **self._sampling_body(sampling)}
+        body = {"model": self.config.model, "n": len(indices), "seed": seed,
+                **self._sampling_body(sampling, mode, budget)}
         if request.prompt.text is not None:
             endpoint, body["prompt"] = "completions", rendered.text
         else:
             endpoint = "chat/completions"
-            body.update(self._chat_body(request.prompt, rendered))
+            body.update(self._chat_body(request.prompt, rendered, mode))
         reply = self._post(endpoint, body)
         self._stats["requests"] += 1
         prompt_ids = reply.get("prompt_token_ids")
@@ -80,19 +84,27 @@ class OpenAIBackend(Backend):
                 prefix=rendered.prefix, stop_reason=choice.get("stop_reason"),
                 prompt_tokens=len(prompt_ids) if prompt_ids is not None else usage.get("prompt_tokens"),
                 cached_prompt_tokens=cached,
-                completion_tokens=usage.get("completion_tokens") if len(indices) == 1 and ids is None else None))
+                completion_tokens=usage.get("completion_tokens") if len(indices) == 1 and ids is None else None,
+                requested_mode=mode, thinking_budget=budget, think_budget_hit=self._budget_hit(prompt_ids, ids, budget)))
         return completions
 
-    def _render(self, request: Request) -> RenderedPrompt:
+    def _budget_hit(self, prompt_ids: list[int] | None, ids: tuple[int, ...] | None, budget: int | None) -> bool | None:
+        """From the ids, where the server returned them (prompt and output) and the markers' ids are known."""
+        if budget is None or prompt_ids is None or ids is None or self._tokenizer is None:
+            return None
+        markers = [self._tokenizer.encode(marker) for marker in self.profile.reasoning or ()]
+        return budget_hit(thought_lengths(prompt_ids, ids, *markers), budget)
+
+    def _render(self, request: Request, mode: str) -> RenderedPrompt:
         if self._tokenizer is None:
-            prefill = self.profile.forcing(self.config.mode).prefill
+            prefill = self.profile.forcing(mode).prefill
             text = request.prompt.text + prefill if request.prompt.text is not None else ""
             return RenderedPrompt(text, prefill, chat=request.prompt.text is None)
-        return render_prompt(request.prompt, self._hf, self.profile, self.config.mode,
+        return render_prompt(request.prompt, self._hf, self.profile, mode,
                              self.options.get("system_prompt"), self.options.get("chat_template_kwargs"))
 
-    def _chat_body(self, prompt: Prompt, rendered: RenderedPrompt) -> dict[str, Any]:
-        forcing = self.profile.forcing(self.config.mode)
+    def _chat_body(self, prompt: Prompt, rendered: RenderedPrompt, mode: str) -> dict[str, Any]:
+        forcing = self.profile.forcing(mode)
         messages = chat_messages(prompt, self.options.get("system_prompt"))
         body: dict[str, Any] = {"messages": messages}
         kwargs = {**self.options.get("chat_template_kwargs", {}), **forcing.template_kwargs}
@@ -104,7 +116,7 @@ class OpenAIBackend(Backend):
             body.update(continue_final_message=True, add_generation_prompt=False)
         return body
 
-    def _sampling_body(self, sampling: SamplingConfig) -> dict[str, Any]:
+    def _sampling_body(self, sampling: SamplingConfig, mode: str, budget: int | None) -> dict[str, Any]:
         body: dict[str, Any] = {"temperature": sampling.temperature, "top_p": sampling.top_p,
                                 "max_tokens": sampling.max_tokens, "return_token_ids": True,
                                 "skip_special_tokens": False, "spaces_between_special_tokens": False,
@@ -118,17 +130,17 @@ class OpenAIBackend(Backend):
         if sampling.stop_token_ids:
             body["stop_token_ids"] = list(sampling.stop_token_ids)
         if self.options.get("grammar"):
-            body["structured_outputs"] = {"grammar": self._grammar()}
-        if "thinking_budget" in self.options:
-            body["thinking_token_budget"] = self.options["thinking_budget"]
+            body["structured_outputs"] = {"grammar": self._grammar(mode)}
+        if self.profile.markers(budget):
+            body["thinking_token_budget"] = budget   # the server needs its reasoning config (--reasoning-config)
         return body
 
-    def _grammar(self) -> str:
+    def _grammar(self, mode: str) -> str:
         from kateval.tinymodel import autothink_grammar
 
         if self._tokenizer is None or self.profile.name != "kat":
             raise KatevalError("--grammar autothink needs a kat model whose tokenizer is at hand (--tokenizer)")
-        return autothink_grammar(self._hf.convert_tokens_to_ids, self.config.mode)
+        return autothink_grammar(self._hf.convert_tokens_to_ids, mode)
 
     def _text(self, choice: dict[str, Any], ids: tuple[int, ...] | None) -> str:
         if ids is not None and self._tokenizer is not None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +25,16 @@ class ReplayBackend(Backend):
             self._tokenizer = HFTokenizer(config.options["tokenizer"])
 
     def generate(self, requests: Sequence[Request], sampling: SamplingConfig) -> Iterator[list[Completion]]:
-        saved = {(c.task, c.problem_id, c.sample_index): c for c in good_completions(self.path)[0]}
-        batch = [saved[key] for request in requests for index in request.sample_indices
-                 if (key := (request.task, request.problem_id, index)) in saved]
+        """A request's thinking budget picks the lines saved with that `thinking_budget` (a sweep cell's samples
+        replay as that cell); a mode cannot be forced on saved text, so a request asking for another is refused."""
+        saved = {(c.task, c.problem_id, c.sample_index, c.thinking_budget): c for c in good_completions(self.path)[0]}
+        batch = []
+        for request in requests:
+            mode, budget = self.request_mode(request), self.request_budget(request)
+            if mode != self.config.mode:
+                raise KatevalError(f"the replay backend cannot force mode '{mode}' on saved completions")
+            batch += [replace(saved[key], requested_mode=mode) for index in request.sample_indices
+                      if (key := (request.task, request.problem_id, index, budget)) in saved]
         if batch:
             yield batch
 

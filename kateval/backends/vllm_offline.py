@@ -14,14 +14,17 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from kateval.accounting import budget_hit, thought_lengths
 from kateval.backends.base import Backend, BackendConfig, sample_groups, typed_options
 from kateval.profiles import Profile, RenderedPrompt, get_profile, render_prompt, template_facts
+from kateval.quiet import library_info_wanted
 from kateval.tokenizers import HFTokenizer
 from kateval.types import Completion, KatevalError, Request, SamplingConfig, TokenDecoder
 
-# vLLM's CPU build: in-process engine (loads in seconds), all cores, a small KV cache, quiet logs.
+# vLLM's CPU build: in-process engine (loads in seconds), all cores, a small KV cache. How much vLLM logs is
+# kateval.quiet's decision (--verbose).
 _CPU_ENV = {"VLLM_ENABLE_V1_MULTIPROCESSING": "0", "VLLM_CPU_KVCACHE_SPACE": "1",
-            "VLLM_CPU_NUM_OF_RESERVED_CPU": "0", "VLLM_LOGGING_LEVEL": "WARNING"}
+            "VLLM_CPU_NUM_OF_RESERVED_CPU": "0"}
 
 
 def has_cuda() -> bool:
@@ -35,6 +38,9 @@ class _Pending:
     request: Request
     prefix: str
     sample_indices: tuple[int, ...]   # sample index of each output, by output position
+    mode: str
+    thinking_budget: int | None
+    prompt_ids: tuple[int, ...]       # kept only under a budget: a prefilled `<think>` counts toward it
 
 
 class VLLMBackend(Backend):
@@ -47,15 +53,18 @@ class VLLMBackend(Backend):
         if self._on_cpu:
             for key, value in _CPU_ENV.items():
                 os.environ.setdefault(key, value)
+        self._decoder = HFTokenizer(self.options.get("tokenizer") or config.model)   # decodes, tags kept
+        template = self._decoder.hf.chat_template
+        self.profile: Profile = get_profile(config.profile, template if isinstance(template, str) else None)
+        self.profile.forcing(config.mode)  # reject an impossible mode or budget before the model loads
+        self.profile.markers(self.options.get("thinking_budget"))
         started = time.monotonic()
         self._llm = self._load()
         self.load_s = time.monotonic() - started
         self._hf = self._llm.get_tokenizer()   # renders and encodes prompts
-        self._decoder = HFTokenizer(self.options.get("tokenizer") or config.model)   # decodes, tags kept
         self.chat_template = self._hf.chat_template
-        self.profile: Profile = get_profile(config.profile, self.chat_template if isinstance(
-            self.chat_template, str) else None)
-        self.profile.forcing(config.mode)  # reject an impossible mode before any work
+        # Token ids of the thought markers, to tell from a sample's ids whether a thinking budget ended its thought.
+        self._markers = tuple(self._hf.encode(m, add_special_tokens=False) for m in self.profile.reasoning or ())
         self._stop_ids = {i for i in (self._hf.eos_token_id, *self._generation_eos()) if i is not None}
         self._pending: dict[str, _Pending] = {}   # engine request id -> what it answers
         self._request_ids = itertools.count()
@@ -76,7 +85,7 @@ class VLLMBackend(Backend):
     def _engine_kwargs(self) -> dict[str, Any]:
         o = self.options
         kwargs: dict[str, Any] = {"model": self.config.model, "tokenizer": o.get("tokenizer") or self.config.model,
-                                  "seed": 0}
+                                  "seed": 0, "use_tqdm_on_load": library_info_wanted()}
         for key in ("tensor_parallel_size", "data_parallel_size", "max_model_len", "gpu_memory_utilization",
                     "dtype", "enable_prefix_caching", "enforce_eager", "distributed_executor_backend"):
             if key in o:
@@ -86,8 +95,11 @@ class VLLMBackend(Backend):
             kwargs.update(distributed_executor_backend="uni", enforce_eager=True, enable_chunked_prefill=False)
         if o.get("grammar"):
             kwargs["structured_outputs_config"] = {"backend": "xgrammar"}
-        if "thinking_budget" in o:
-            kwargs["reasoning_config"] = {"reasoning_start_str": "<think>", "reasoning_end_str": "</think>"}
+        if self.profile.reasoning:
+            # Thinking budgets are per request (SamplingParams.thinking_token_budget), so every run of a thinking
+            # family gets the markers; requests without a budget are untouched by them.
+            start, end = self.profile.reasoning
+            kwargs["reasoning_config"] = {"reasoning_start_str": start, "reasoning_end_str": end}
         return kwargs
 
     def _generation_eos(self) -> tuple[int, ...]:
@@ -101,10 +113,11 @@ class VLLMBackend(Backend):
 
     # ------------------------------------------------------------------ generation
     def render(self, request: Request) -> RenderedPrompt:
-        return render_prompt(request.prompt, self._hf, self.profile, self.config.mode,
+        return render_prompt(request.prompt, self._hf, self.profile, self.request_mode(request),
                              self.options.get("system_prompt"), self.options.get("chat_template_kwargs"))
 
-    def sampling_params(self, sampling: SamplingConfig, n: int, seed: int):
+    def sampling_params(self, sampling: SamplingConfig, n: int, seed: int, mode: str | None = None,
+                        thinking_budget: int | None = None):
         from vllm import SamplingParams
         from vllm.sampling_params import RequestOutputKind
 
@@ -112,9 +125,9 @@ class VLLMBackend(Backend):
         if self.options.get("grammar"):
             from vllm.sampling_params import StructuredOutputsParams
 
-            extra["structured_outputs"] = StructuredOutputsParams(grammar=self._grammar())
-        if "thinking_budget" in self.options:
-            extra["thinking_token_budget"] = self.options["thinking_budget"]
+            extra["structured_outputs"] = StructuredOutputsParams(grammar=self._grammar(mode or self.config.mode))
+        if self.profile.markers(thinking_budget):
+            extra["thinking_token_budget"] = thinking_budget
         return SamplingParams(
             n=n, seed=seed, temperature=sampling.temperature, top_p=sampling.top_p, top_k=sampling.top_k,
             min_p=sampling.min_p, max_tokens=sampling.max_tokens, stop=list(sampling.stop) or None,
@@ -124,12 +137,12 @@ class VLLMBackend(Backend):
             # work thrown away, except where stop strings need it.
             detokenize=bool(sampling.stop), **extra)
 
-    def _grammar(self) -> str:
+    def _grammar(self, mode: str) -> str:
         from kateval.tinymodel import autothink_grammar
 
         if self.profile.name != "kat":
             raise KatevalError("--grammar autothink needs a model with the kat profile")
-        return autothink_grammar(self._hf.convert_tokens_to_ids, self.config.mode)
+        return autothink_grammar(self._hf.convert_tokens_to_ids, mode)
 
     def generate(self, requests: Sequence[Request], sampling: SamplingConfig) -> Iterator[list[Completion]]:
         self.submit(requests, sampling)
@@ -149,16 +162,22 @@ class VLLMBackend(Backend):
     # ------------------------------------------------------------------ incremental use (see Backend.submit)
     def submit(self, requests: Sequence[Request], sampling: SamplingConfig) -> None:
         """Add requests to the running engine: they join the batch at its next step."""
+        from vllm.inputs import TokensPrompt
+
         engine = self._llm.llm_engine
         for request in requests:
             rendered = self.render(request)
             prompt_ids = self._hf.encode(rendered.text, add_special_tokens=not rendered.chat)
+            mode, budget = self.request_mode(request), self.request_budget(request)
             for indices in sample_groups(request, sampling.n):
                 seed = request.seed + (0 if len(indices) == sampling.n else indices[0])
-                params = self.sampling_params(sampling, len(indices), seed)
+                params = self.sampling_params(sampling, len(indices), seed, mode, budget)
                 request_id = f"kateval-{next(self._request_ids)}"
-                engine.add_request(request_id, {"prompt_token_ids": prompt_ids}, params)
-                self._pending[request_id] = _Pending(request, rendered.prefix, indices)
+                # token ids through the engine's renderer: vLLM's supported input (a raw prompt dict is deprecated)
+                (engine_input,) = engine.renderer.render_cmpl([TokensPrompt(prompt_token_ids=prompt_ids)])
+                engine.add_request(request_id, engine_input, params)
+                self._pending[request_id] = _Pending(request, rendered.prefix, indices, mode, budget,
+                                                     tuple(prompt_ids) if budget is not None else ())
 
     def poll(self) -> list[Completion]:
         """One engine step; the completions it finished."""
@@ -196,8 +215,15 @@ class VLLMBackend(Backend):
             completions.append(Completion(
                 task=job.request.task, problem_id=job.request.problem_id, sample_index=job.sample_indices[position],
                 text=self.text_of(ids), token_ids=ids, finish_reason=sample.finish_reason, prefix=job.prefix,
-                stop_reason=sample.stop_reason, prompt_tokens=prompt_tokens, cached_prompt_tokens=cached))
+                stop_reason=sample.stop_reason, prompt_tokens=prompt_tokens, cached_prompt_tokens=cached,
+                requested_mode=job.mode, thinking_budget=job.thinking_budget,
+                think_budget_hit=self._budget_hit(job, ids)))
         return completions
+
+    def _budget_hit(self, job: _Pending, ids: Sequence[int]) -> bool | None:
+        if job.thinking_budget is None:
+            return None
+        return budget_hit(thought_lengths(job.prompt_ids, ids, *self._markers), job.thinking_budget)
 
     def text_of(self, ids: Sequence[int]) -> str:
         """The decoded ids, special tokens kept, without a final end-of-sequence token."""

@@ -1,4 +1,7 @@
-"""kateval audit: did the AutoThink model think when it should have? (auto against forced on and forced off)"""
+"""Did the AutoThink model think when it should have? Compares the model's own choice (auto) with forced
+thinking on and off on the same problems and seeds: needless and missed thinking (linked to their samples),
+the oracle router, auto's regret and O1-Pruner's AES, into audit.json, audit.md and audit.html. Give three
+existing runs (--auto, --on, --off), or --tasks with any `kateval run` flag to make them first."""
 from __future__ import annotations
 
 import argparse
@@ -10,10 +13,11 @@ from kateval.audit.metrics import MODES, AesWeights
 from kateval.commands import run
 from kateval.types import KatevalError
 
+EXAMPLES = """  kateval audit --auto runs/m-auto --on runs/m-on --off runs/m-off --out reports/audit-m
+  kateval audit --model Kwaipilot/KAT-V1-40B --tasks aime25 --n 8 --out runs/kat-audit   # makes the three runs"""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.description = ("Audit three runs of the same problems (--auto, --on, --off), or generate them first "
-                          "(--tasks with any `kateval run` flag), into audit.json, audit.md and audit.html.")
     parser.add_argument("--tasks", help="generate the three runs first: comma-separated task names")
     parser.add_argument("--out", help="where audit.json/md/html go (default: the folder holding the three runs; with "
                                       "--tasks, runs/<model>-audit-<tasks>, the runs in its auto/on/off)")

@@ -1,8 +1,11 @@
-"""kateval export: a run directory written in another tool's output layout."""
+"""Write a run in another tool's output layout: lm-evaluation-harness results and samples files, with
+kateval's token and mode accounting as extra fields."""
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+
+EXAMPLES = """  kateval export runs/gsm8k --format lm-eval --out lm_eval_out/"""
 
 FORMATS = ("lm-eval",)
 

@@ -1,4 +1,5 @@
-"""kateval gold: run a task's reference solutions through its own grader (a check of the grader and data)."""
+"""Check a task's grader and data: run its reference solutions through its own grader and print every failure
+(exit 1 if any)."""
 from __future__ import annotations
 
 import argparse
@@ -7,6 +8,9 @@ from kateval.commands.common import add_data_args, add_exec_args, add_progress_a
 from kateval.gold import format_report, run_gold
 from kateval.tasks import load_task, parse_task_list
 from kateval.types import KatevalError
+
+EXAMPLES = """  kateval gold humaneval,mbpp
+  kateval gold humaneval_plus --repeat 3    # three times: verdicts must not change"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

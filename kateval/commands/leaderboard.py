@@ -1,4 +1,5 @@
-"""kateval leaderboard: one row per run, per-task accuracy, think rate and tokens, with configuration flags."""
+"""One table of many runs: a row per run with per task accuracy, think rate and mean tokens, and the
+configuration each was run with; rows whose configuration differs from the rest are flagged."""
 from __future__ import annotations
 
 import argparse
@@ -9,6 +10,9 @@ from kateval.commands.common import add_progress_arg
 from kateval.report.leaderboard import FORMATS, leaderboard, render
 from kateval.report.render import write_text
 from kateval.types import KatevalError
+
+EXAMPLES = """  kateval leaderboard runs/*
+  kateval leaderboard runs/* --format md,html,csv,latex --sort 'aime25 acc' --out reports/leaderboard"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

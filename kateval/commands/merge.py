@@ -1,4 +1,6 @@
-"""kateval merge: join shard run directories (`kateval run --shard I/K`) into one run; ends with summary.json."""
+"""Join shard run directories (`kateval run --shard I/K`, e.g. a Slurm job array) into one run directory, refusing
+shards of different runs and reporting missing shards and missing or duplicated samples; ends with summary.json.
+The merged run resumes like the unsharded run (`kateval run` with its own arguments fills any gap)."""
 from __future__ import annotations
 
 import argparse
@@ -7,6 +9,9 @@ from pathlib import Path
 from kateval.commands.common import add_progress_arg
 from kateval.report.summary import write_summary
 from kateval.scale.merge import merge_runs
+
+EXAMPLES = """  kateval merge runs/kat-40b-shard1 runs/kat-40b-shard2 runs/kat-40b-shard3 --out runs/kat-40b
+  kateval merge runs/kat-40b-shard* --out runs/kat-40b"""
 
 SHOWN = 10   # missing samples listed by name; the rest are counted
 

@@ -1,9 +1,14 @@
-"""kateval run: generate, grade and store; ends with summary.json."""
+"""Evaluate a model on tasks: generate n samples per problem, grade each one (answers checked, programs run in
+the sandbox), store every sample with its token accounting in a run directory, and write summary.json. The same
+command run again resumes a killed run and generates only what is missing.
+
+Library side: `execute` is shared with kateval.evaluate."""
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
+from kateval.adaptive import AdaptiveSettings, run_adaptive
 from kateval.backends.base import BackendConfig
 from kateval.commands.common import add_data_args, add_exec_args, add_progress_arg, exec_limits
 from kateval.pipeline import RunConfig, run_evaluation
@@ -12,12 +17,19 @@ from kateval.scale.shard import parse_shard
 from kateval.tasks import parse_task_list
 from kateval.types import KatevalError, SamplingConfig
 
+EXAMPLES = """  kateval run --model Qwen/Qwen3-8B --tasks aime24,humaneval_plus --n 8 --max-tokens 32768 --out runs/qwen3-8b
+  kateval run --model Kwaipilot/KAT-V1-40B --tasks aime25 --mode off --tensor-parallel-size 2 --out runs/kat-off
+  kateval run --backend openai --base-url http://127.0.0.1:8000/v1 --model M --tasks mbpp_plus --out runs/m
+  kateval run --backend reference --tasks aime24,aime25 --n 4 --out runs/ref     # gold answers: checks the harness
+then: kateval report runs/qwen3-8b; kateval view runs/qwen3-8b"""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tasks", required=True, help="comma-separated task names (see `kateval tasks`)")
     parser.add_argument("--out", help="run directory (default runs/<model>-<tasks>)")
     parser.add_argument("--mode", default="auto", choices=["auto", "on", "off"], help="let the model decide, or force")
     add_generation_arguments(parser)
+    add_adaptive_arguments(parser)
 
 
 def add_generation_arguments(parser: argparse.ArgumentParser) -> None:
@@ -67,6 +79,25 @@ def add_generation_arguments(parser: argparse.ArgumentParser) -> None:
     add_exec_args(parser)
 
 
+def add_adaptive_arguments(parser: argparse.ArgumentParser) -> None:
+    adaptive = parser.add_argument_group("adaptive sampling (--n samples per problem first, then rounds)")
+    adaptive.add_argument("--target-ci", type=float, metavar="H",
+                          help="sample until each task's 95%% half-width (on these problems) is at most H, e.g. 0.02")
+    adaptive.add_argument("--max-n", type=int, help=f"most samples per problem (default {AdaptiveSettings.max_n})")
+    adaptive.add_argument("--token-budget", type=int, metavar="T", help="most completion tokens over all rounds")
+
+
+def adaptive_settings(args: argparse.Namespace) -> AdaptiveSettings | None:
+    """None for a fixed-n run (also for commands that make runs without these flags, e.g. audit)."""
+    target, budget, max_n = (getattr(args, key, None) for key in ("target_ci", "token_budget", "max_n"))
+    if target is None and budget is None:
+        if max_n is not None:
+            raise KatevalError("--max-n limits adaptive sampling: give --target-ci or --token-budget with it")
+        return None
+    return AdaptiveSettings(target_ci=target, token_budget=budget, initial_n=args.n,
+                            **({"max_n": max_n} if max_n is not None else {}))
+
+
 ENGINE_FLAGS = ("tensor_parallel_size", "data_parallel_size", "replica_capacity", "max_model_len",
                 "gpu_memory_utilization", "dtype", "enable_prefix_caching", "thinking_budget", "system_prompt",
                 "chat_template_kwargs", "grammar", "base_url", "concurrency")
@@ -91,10 +122,11 @@ def default_out(args: argparse.Namespace, kind: str = "") -> Path:
     return Path("runs") / "-".join([model_name, *([kind] if kind else []), *parse_task_list(args.tasks)])
 
 
-def main(args: argparse.Namespace) -> int:
+def run_config(args: argparse.Namespace, out: Path | None = None) -> RunConfig:
+    """The RunConfig of `kateval run`'s flags (other commands that make runs share it)."""
     tasks = tuple(parse_task_list(args.tasks))
-    out = Path(args.out) if args.out else default_out(args)
-    config = RunConfig(
+    out = out or (Path(args.out) if args.out else default_out(args))
+    return RunConfig(
         tasks=tasks,
         backend=BackendConfig(name=args.backend, model=args.model, profile=args.profile, mode=args.mode,
                               prompt_style=args.prompt_style, options=backend_options(args)),
@@ -103,7 +135,25 @@ def main(args: argparse.Namespace) -> int:
         out=out, limit=args.limit, data_dir=args.data_dir, workers=args.workers, exec_limits=exec_limits(args),
         show_progress=not args.no_progress, shard=parse_shard(args.shard) if args.shard else None,
         ray_address=args.ray_address)
-    run_evaluation(config)
-    summary = write_summary(out)
-    print(f"run directory: {out}\nsummary: {summary}")
+
+
+def execute(args: argparse.Namespace) -> Path:
+    """The run described by parsed `kateval run` arguments (the command line and kateval.evaluate): generate,
+    grade and store (in adaptive rounds when asked), then summary.json. Returns the run directory."""
+    config = run_config(args)
+    adaptive = adaptive_settings(args)
+    if adaptive:
+        run_adaptive(config, adaptive)
+    else:
+        run_evaluation(config)
+    write_summary(config.out)
+    from kateval.table import cached_scalars  # pandas and pyarrow only once the engine is done
+
+    cached_scalars(config.out)   # the columns kateval.load_run reads, cached now rather than on the first load
+    return config.out
+
+
+def main(args: argparse.Namespace) -> int:
+    out = execute(args)
+    print(f"run directory: {out}\nsummary: {out / 'summary.json'}")
     return 0

@@ -1,4 +1,6 @@
-"""kateval score: grade a JSONL of completions (task, problem_id, completion, ...) into a run directory."""
+"""Grade completions produced elsewhere (a JSONL with task, problem_id and completion per line; lm-eval and
+evalplus sample files are read as they are) into a run directory, with the same parsing, token accounting and
+grading as `kateval run`."""
 from __future__ import annotations
 
 import argparse
@@ -8,6 +10,9 @@ from kateval.bridges.foreign_samples import parse_task_map
 from kateval.commands.common import add_data_args, add_exec_args, add_progress_arg, exec_limits
 from kateval.report.summary import write_summary
 from kateval.scoring import score_file
+
+EXAMPLES = """  kateval score completions.jsonl --out runs/mine --tokenizer Qwen/Qwen3-8B
+  kateval score evalplus_samples.jsonl --task-map HumanEval=humaneval --tokenizer M --out runs/he"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,5 +40,8 @@ def main(args: argparse.Namespace) -> int:
                           tokenizer_name=args.tokenizer, workers=args.workers, exec_limits=exec_limits(args),
                           show_progress=not args.no_progress, task_map=parse_task_map(args.task_map))
     summary = write_summary(out)
+    from kateval.table import cached_scalars
+
+    cached_scalars(out)   # the columns kateval.load_run reads, cached now rather than on the first load
     print(f"run directory: {out}\nsummary: {summary}" + (f"\n{bad} line(s) skipped" if bad else ""))
     return 0

@@ -1,4 +1,5 @@
-"""kateval tasks: every task with its size and data source."""
+"""List the tasks kateval can run, with their number of problems, how many are selected, and where the data
+is read from."""
 from __future__ import annotations
 
 import argparse
@@ -6,6 +7,9 @@ import argparse
 from kateval.commands.common import add_data_args
 from kateval.tasks import available_cards, load_task, resolve_data_dir
 from kateval.types import KatevalError
+
+EXAMPLES = """  kateval tasks
+  kateval tasks --data-dir ../shared/data"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -55,6 +55,7 @@ class TaskAggregate:
         self.mode = array("b")   # index into MODES
         self.problem_index = array("i")   # the sample's problem, 0..len(problems)-1 in first-seen order
         self.well_formed = 0
+        self.budget_hits = 0     # samples whose thought a thinking budget ended
         self.statuses: Counter[str] = Counter()
         self.problems: dict[Any, ProblemTotals] = {}
 
@@ -70,6 +71,7 @@ class TaskAggregate:
         mode = record.get("mode")
         self.mode.append(MODE_INDEX.get(mode, MODE_INDEX["none"]))
         self.well_formed += bool(record.get("well_formed"))
+        self.budget_hits += bool(record.get("think_budget_hit"))
         self.statuses[record.get("status") or "unknown"] += 1
         problem = self.problems.get(record["problem_id"])
         if problem is None:
@@ -115,6 +117,7 @@ def merge(aggregates: dict[str, TaskAggregate]) -> TaskAggregate:
         offset = len(total.problems)
         total.problem_index.frombytes((np.frombuffer(part.problem_index, dtype=np.intc) + offset).tobytes())
         total.well_formed += part.well_formed
+        total.budget_hits += part.budget_hits
         total.statuses.update(part.statuses)
         total.problems.update({(name, pid): replace(problem, index=problem.index + offset)
                                for pid, problem in part.problems.items()})

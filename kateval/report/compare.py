@@ -10,7 +10,8 @@ import numpy as np
 
 from kateval.report import metrics
 from kateval.report.aggregate import ProblemTotals, TaskAggregate, collect
-from kateval.report.render import Document, Table, interval, num, pct
+from kateval.report.browser import sample_href
+from kateval.report.render import Document, Link, Table, interval, num, pct
 from kateval.report.runfacts import RunFacts, run_facts
 from kateval.types import KatevalError
 
@@ -145,7 +146,26 @@ def compare_runs(run_a: Path, run_b: Path, force: bool = False, show_progress: b
             "flipped": flipped(everything)}
 
 
-def compare_document(result: dict[str, Any], flipped_rows: int = 50) -> Document:
+def _flipped_table(result: dict[str, Any], rows: int, reports: dict[str, str] | None) -> Table:
+    """`reports`: {"a": href, "b": href} of the two runs' report.html, to link each problem to its samples."""
+    header = ["task", "problem", "B", "acc. A", "acc. B", "mode A", "mode B"]
+    body = []
+    for f in result["flipped"][:rows]:
+        row = [f["task"], f["problem_id"], f["direction"], pct(f["accuracy_a"]), pct(f["accuracy_b"]), f["mode_a"],
+               f["mode_b"]]
+        if reports:
+            row += [Link(f"run {side.upper()}", sample_href(reports[side], f["task"], f["problem_id"]))
+                    for side in ("a", "b")]
+        body.append(row)
+    return Table(f"Flipped problems ({len(result['flipped'])})",
+                 header + (["samples A", "samples B"] if reports else []), body,
+                 "Solved by most samples in one run and not in the other" +
+                 (f"; the first {rows} shown" if len(result["flipped"]) > rows else "") +
+                 ("; the links open the problem's samples in each run's report" if reports else ""))
+
+
+def compare_document(result: dict[str, Any], flipped_rows: int = 50, reports: dict[str, str] | None = None
+                     ) -> Document:
     a, b = result["run_a"], result["run_b"]
     shared = result["overall"]["problems"]
     lines = [f"A: {a['model']} ({a['run_dir']})", f"B: {b['model']} ({b['run_dir']})",
@@ -162,11 +182,6 @@ def compare_document(result: dict[str, Any], flipped_rows: int = 50) -> Document
                     [[m["mode_a"], m["mode_b"], m["problems"], pct(m["accuracy_a"]), pct(m["accuracy_b"])]
                      for m in result["mode_switch"]],
                     "Per problem: on = every sample thought, off = none did, mixed = some did."),
-              Table(f"Flipped problems ({len(result['flipped'])})",
-                    ["task", "problem", "B", "acc. A", "acc. B", "mode A", "mode B"],
-                    [[f["task"], f["problem_id"], f["direction"], pct(f["accuracy_a"]), pct(f["accuracy_b"]),
-                      f["mode_a"], f["mode_b"]] for f in result["flipped"][:flipped_rows]],
-                    "Solved by most samples in one run and not in the other" +
-                    (f"; the first {flipped_rows} shown" if len(result["flipped"]) > flipped_rows else ""))]
+              _flipped_table(result, flipped_rows, reports)]
     notes = [f"configurations differ: {d}" for d in result["differences"]] + result["notes"]
     return Document(f"kateval compare: {a['model']} vs {b['model']}", lines, notes, tables)

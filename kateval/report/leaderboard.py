@@ -2,12 +2,13 @@
 fingerprint; rows whose configuration differs from the most common one are flagged."""
 from __future__ import annotations
 
-import csv
-import io
+import math
 import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from kateval.report.render import Document, Table, num, pct, to_html, to_markdown
 from kateval.report.summary import summarize
@@ -15,7 +16,7 @@ from kateval.store import RUN_META
 from kateval.types import KatevalError
 
 IDENTITY = ("run", "model", "checkpoint", "mode")
-FINGERPRINT = ("max_tokens", "temperature", "top_p", "n", "window")
+FINGERPRINT = ("max_tokens", "temperature", "top_p", "n", "thinking_budget", "window")
 TASK_METRICS = (("acc", "accuracy"), ("think", "think_rate"), ("tokens", "mean_completion_tokens"))
 FORMATS = {"md": "md", "html": "html", "csv": "csv", "latex": "tex"}
 
@@ -33,35 +34,33 @@ def _row(summary: dict[str, Any], tasks: list[str]) -> dict[str, Any]:
     return row
 
 
-def _flag(rows: list[dict[str, Any]]) -> None:
+def _flag(frame: pd.DataFrame) -> None:
     """Mark the keys on which a row's configuration departs from the most common one; when no configuration
     is more common than every other, every row is marked with the keys that vary."""
-    prints = [tuple(str(row[key]) for key in FINGERPRINT) for row in rows]
+    prints = [tuple(str(value) for value in row) for row in frame[list(FINGERPRINT)].itertuples(index=False)]
     ranked = Counter(prints).most_common(2)
     reference = ranked[0][0] if len(ranked) == 1 or ranked[0][1] > ranked[1][1] else None
     varying = [key for i, key in enumerate(FINGERPRINT) if len({p[i] for p in prints}) > 1]
-    for row, fingerprint in zip(rows, prints):
-        differing = varying if reference is None else [
-            key for key, mine, usual in zip(FINGERPRINT, fingerprint, reference) if mine != usual]
-        row["config"] = "differs: " + ", ".join(differing) if differing else "ok"
+    frame["config"] = [
+        "differs: " + ", ".join(differing) if differing else "ok"
+        for differing in ([varying if reference is None else
+                           [key for key, mine, usual in zip(FINGERPRINT, fingerprint, reference) if mine != usual]
+                           for fingerprint in prints])]
 
 
-def _numeric(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _sorted(rows: list[dict[str, Any]], column: str, ascending: bool | None) -> list[dict[str, Any]]:
+def _sorted(frame: pd.DataFrame, column: str, ascending: bool | None) -> pd.DataFrame:
     """Numbers highest first and text A to Z unless `ascending` says otherwise; missing values always last."""
-    present = [row for row in rows if row[column] is not None]
-    numeric = bool(present) and all(_numeric(row[column]) for row in present)
+    values = frame[column]
+    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
     descending = numeric if ascending is None else not ascending
-    present.sort(key=lambda row: row[column] if numeric else str(row[column]), reverse=descending)
-    return present + [row for row in rows if row[column] is None]
+    return frame.sort_values(column, ascending=not descending, na_position="last", kind="stable",
+                             key=None if numeric else lambda v: v.where(v.isna(), v.astype(str))
+                             ).reset_index(drop=True)
 
 
 def leaderboard(run_dirs: list[Path], sort: str | None = None, ascending: bool | None = None,
-                show_progress: bool = False) -> list[dict[str, Any]]:
-    """Rows, one per run, sorted by `sort` (any column; default overall accuracy). A folder that is not a run
+                show_progress: bool = False) -> pd.DataFrame:
+    """One row per run, sorted by `sort` (any column; default overall accuracy). A folder that is not a run
     directory is skipped with a warning."""
     runs = [Path(d) for d in run_dirs if (Path(d) / RUN_META).exists()]
     for skipped in sorted(set(map(Path, run_dirs)) - set(runs)):
@@ -70,63 +69,59 @@ def leaderboard(run_dirs: list[Path], sort: str | None = None, ascending: bool |
         raise KatevalError("no run directories given (make one with kateval run or kateval score)")
     summaries = [summarize(d, show_progress) for d in runs]
     tasks = sorted({task for s in summaries for task in s["tasks"]})
-    rows = [_row(s, tasks) for s in summaries]
-    _flag(rows)
+    frame = _frame([_row(s, tasks) for s in summaries])
+    _flag(frame)
     column = sort or "overall acc"
-    matches = [c for c in rows[0] if c.lower() == column.lower()]
+    matches = [c for c in frame.columns if c.lower() == column.lower()]
     if not matches:
-        raise KatevalError(f"no column '{column}' to sort by; columns: {', '.join(rows[0])}")
-    return _sorted(rows, matches[0], ascending)
+        raise KatevalError(f"no column '{column}' to sort by; columns: {', '.join(frame.columns)}")
+    return _sorted(frame, matches[0], ascending)
+
+
+def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """The rows as a DataFrame in which a column of whole numbers with gaps (n, max_tokens, a thinking budget
+    some runs lack) stays whole (nullable Int64), rather than turning into floats."""
+    frame = pd.DataFrame(rows)
+    for column in frame.columns:
+        values = [row[column] for row in rows]
+        known = [v for v in values if v is not None]
+        if known and all(isinstance(v, int) and not isinstance(v, bool) for v in known):
+            frame[column] = pd.array(values, dtype="Int64")
+    return frame
 
 
 def _display(column: str, value: Any) -> str:
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)) or value == "":
+        return "-"
     if column.endswith((" acc", " think")):
         return pct(value)
     if column.endswith(" tokens"):
         return num(value)
-    return "-" if value is None or value == "" else str(value)
+    return str(value)
 
 
-def leaderboard_document(rows: list[dict[str, Any]]) -> Document:
-    columns = list(rows[0])
-    flagged = sum(row["config"] != "ok" for row in rows)
+def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """The leaderboard as it is printed: percentages, rounded token counts, '-' for missing."""
+    return pd.DataFrame({column: [_display(column, v) for v in frame[column]] for column in frame.columns})
+
+
+def leaderboard_document(frame: pd.DataFrame) -> Document:
+    flagged = int((frame["config"] != "ok").sum())
     notes = [f"{flagged} run(s) use a configuration unlike the most common one (column 'config'): "
              + "their numbers are not like for like"] if flagged else []
-    table = Table("Runs", columns, [[_display(c, row[c]) for c in columns] for row in rows],
+    shown = display_frame(frame)
+    table = Table("Runs", list(shown.columns), shown.values.tolist(),
                   "acc: accuracy, the mean over problems of each problem's share of correct samples; think: share "
                   "of samples in think mode; tokens: mean completion tokens; overall acc weighs every problem of "
                   "every task alike, macro acc averages the tasks.")
-    return Document("kateval leaderboard", [f"{len(rows)} run(s)"], notes, [table])
+    return Document("kateval leaderboard", [f"{len(frame)} run(s)"], notes, [table])
 
 
-def to_csv(rows: list[dict[str, Any]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
-
-
-_LATEX_SPECIAL = {c: "\\" + c for c in "&%$#_{}"} | {"~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-                                                       "\\": r"\textbackslash{}"}
-
-
-def _latex(text: str) -> str:
-    return "".join(_LATEX_SPECIAL.get(c, c) for c in text)
-
-
-def to_latex(rows: list[dict[str, Any]]) -> str:
-    columns = list(rows[0])
-    lines = [r"\begin{tabular}{" + "l" * len(IDENTITY) + "r" * (len(columns) - len(IDENTITY)) + "}", r"\hline",
-             " & ".join(_latex(c) for c in columns) + r" \\", r"\hline"]
-    lines += [" & ".join(_latex(_display(c, row[c])) for c in columns) + r" \\" for row in rows]
-    return "\n".join(lines + [r"\hline", r"\end{tabular}", ""])
-
-
-def render(rows: list[dict[str, Any]], fmt: str) -> str:
+def render(frame: pd.DataFrame, fmt: str) -> str:
     if fmt == "csv":
-        return to_csv(rows)
+        return frame.to_csv(index=False, lineterminator="\n")
     if fmt == "latex":
-        return to_latex(rows)
-    doc = leaderboard_document(rows)
+        return display_frame(frame).to_latex(
+            index=False, escape=True, column_format="l" * len(IDENTITY) + "r" * (len(frame.columns) - len(IDENTITY)))
+    doc = leaderboard_document(frame)
     return to_html(doc) if fmt == "html" else to_markdown(doc)

@@ -49,6 +49,38 @@ def accuracy_estimate(correct: Sequence[int] | np.ndarray, samples: Sequence[int
     return mean_over_problems(per_problem_rates(correct, samples), resamples, seed, level)
 
 
+def problem_variances(correct: Sequence[int] | np.ndarray, samples: Sequence[int] | np.ndarray) -> np.ndarray:
+    """Each problem's Bernoulli variance p(1-p), estimated at p = (correct + 1/2) / (samples + 1): half a success and
+    half a failure added, so a problem seen 0/n or n/n keeps a small variance (~1/(2n)) instead of a certain 0, as
+    a few samples cannot show that a rate is exactly 0 or 1."""
+    rate = (np.asarray(correct, dtype=float) + 0.5) / (np.asarray(samples, dtype=float) + 1.0)
+    return rate * (1.0 - rate)
+
+
+def sampling_interval(correct: Sequence[int] | np.ndarray, samples: Sequence[int] | np.ndarray,
+                      level: float = 0.95) -> Estimate:
+    """The accuracy (the same mean over problems as `accuracy_estimate`) with the interval of its SAMPLING
+    uncertainty, the problems held fixed: var = sum_i v_i / n_i / P^2 (v_i from `problem_variances`), normal.
+
+    It answers "how exactly do the samples pin down the accuracy on THESE problems", which more samples shrink. The
+    bootstrap interval of `accuracy_estimate` answers "how would it vary over other problems of the kind": it is
+    floored by the spread of per-problem rates, and no number of samples shrinks it."""
+    samples = np.asarray(samples, dtype=float)
+    if samples.size == 0:
+        return Estimate(None, None, 0)
+    value = problem_mean(per_problem_rates(correct, samples))
+    variance = float((problem_variances(correct, samples) / samples).sum()) / samples.size ** 2
+    half = normal_quantile(level) * math.sqrt(variance)
+    return Estimate(value, [value - half, value + half], int(samples.size))
+
+
+def normal_quantile(level: float) -> float:
+    """z such that a standard normal lies within +-z with probability `level` (1.96 for 0.95)."""
+    from statistics import NormalDist
+
+    return NormalDist().inv_cdf(0.5 + level / 2)
+
+
 def per_problem_rates(correct: Sequence[int] | np.ndarray, samples: Sequence[int] | np.ndarray) -> np.ndarray:
     return np.asarray(correct, dtype=float) / np.asarray(samples, dtype=float)
 

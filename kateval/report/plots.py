@@ -1,56 +1,100 @@
 """Report figures drawn from summary.json alone, as PNG bytes. Figure objects with the Agg canvas directly:
-no pyplot state, no display needed."""
+no pyplot state, no display needed.
+
+Figures are drawn at the size the pages show them (DPI pixels per inch, never scaled down by the page), and
+png_bytes raises every text to at least MIN_FONT_PT, so labels stay readable at the page's width."""
 from __future__ import annotations
 
 import io
+import itertools
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.text import Text
 
 MODE_COLORS = {"on": "#d95f02", "off": "#1b9e77", "none": "#7570b3"}
+MODE_MARKERS = {"on": "^", "off": "v", "none": "s"}
+DPI = 100
+MIN_FONT_PT = 10
+LOG_SCALE_SPAN = 20   # token axes go logarithmic when the largest value is this many times the smallest
 
 
-def new_figure(width: float = 6.4, height: float = 4.0) -> Figure:
-    figure = Figure(figsize=(width, height), dpi=100, layout="constrained")
+def new_figure(width: float = 5.8, height: float = 3.9) -> Figure:
+    """5.8 inches: two figures side by side fill the report's 1200-pixel page at their own size."""
+    figure = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
     FigureCanvasAgg(figure)
     return figure
 
 
 def png_bytes(figure: Figure) -> bytes:
+    for axes in figure.axes:
+        axes.tick_params(labelsize=MIN_FONT_PT)
+    for text in figure.findobj(Text):
+        if text.get_fontsize() < MIN_FONT_PT:
+            text.set_fontsize(MIN_FONT_PT)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return buffer.getvalue()
 
 
-def _png(draw: Callable[[Any], bool]) -> bytes | None:
+def _png(draw: Callable[[Any], bool], width: float = 5.8, height: float = 3.9) -> bytes | None:
     """Run `draw(axes)`; None when it had nothing to draw."""
-    figure = new_figure()
+    figure = new_figure(width, height)
     return png_bytes(figure) if draw(figure.add_subplot()) else None
 
 
+def _token_axis(ax, values: list[float]) -> None:
+    known = [v for v in values if v and v > 0]
+    if known and max(known) / min(known) > LOG_SCALE_SPAN:
+        ax.set_xscale("log")
+
+
 def accuracy_vs_tokens(summary: dict[str, Any]) -> bytes | None:
+    """The headline figure: each task's accuracy (95% CI) at its mean tokens, and, where the run mixed think
+    modes, the task's accuracy and tokens within each mode (triangles joined to the task's point)."""
     def draw(ax) -> bool:
-        drawn = False
+        colors = itertools.cycle(colormaps["tab10"].colors)
+        xs: list[float] = []
+        modes_seen = set()
         for name, task in summary["tasks"].items():
-            if task["mean_completion_tokens"] is None:
+            tokens, accuracy = task["mean_completion_tokens"], task["accuracy"]
+            if tokens is None:
                 continue
+            color = next(colors)
             low, high = task["accuracy_ci95"]
-            ax.errorbar(task["mean_completion_tokens"], task["accuracy"],
-                        yerr=[[task["accuracy"] - low], [high - task["accuracy"]]], fmt="o", capsize=3, label=name)
+            ax.errorbar(tokens, accuracy, yerr=[[accuracy - low], [high - accuracy]], fmt="o", markersize=9,
+                        capsize=4, color=color, label=name, zorder=3)
+            xs.append(tokens)
             for mode, facts in task["by_mode"].items():
-                tokens = facts["completion_tokens"]["mean"]
-                if tokens is not None and len(task["by_mode"]) > 1:
-                    ax.scatter(tokens, facts["accuracy"], marker="x", color=MODE_COLORS[mode])
-                    ax.annotate(f"{name} {mode}", (tokens, facts["accuracy"]), fontsize=7)
-            drawn = True
-        ax.set(xlabel="mean completion tokens", ylabel="accuracy", ylim=(-0.02, 1.02),
-               title="Accuracy vs tokens (o: task, 95% CI; x: by think mode)")
-        ax.legend(fontsize=8)
-        return drawn
-    return _png(draw)
+                mode_tokens = facts["completion_tokens"]["mean"]
+                if mode_tokens is None or len(task["by_mode"]) < 2:
+                    continue
+                ax.plot([tokens, mode_tokens], [accuracy, facts["accuracy"]], color=color, linewidth=0.8,
+                        linestyle=":", zorder=1)
+                ax.scatter(mode_tokens, facts["accuracy"], marker=MODE_MARKERS[mode], s=60, color=color, zorder=2)
+                xs.append(mode_tokens)
+                modes_seen.add(mode)
+        if not xs:
+            return False
+        _token_axis(ax, xs)
+        handles, labels = ax.get_legend_handles_labels()
+        for mode in sorted(modes_seen):
+            handles.append(Line2D([], [], marker=MODE_MARKERS[mode], color="#555", linestyle=""))
+            labels.append(f"think {mode}")
+        ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=11)   # beside the points
+        ax.grid(alpha=0.3)
+        ax.set_xlabel("mean completion tokens per sample", fontsize=12)
+        ax.set_ylabel("accuracy", fontsize=12)
+        ax.set_ylim(-0.03, 1.03)
+        ax.set_title("Accuracy against token cost (circles: task, 95% CI; triangles: its samples in one think mode)",
+                     fontsize=12, loc="left")
+        return True
+    return _png(draw, 9.0, 5.0)
 
 
 def tokens_by_mode(summary: dict[str, Any]) -> bytes | None:
@@ -81,9 +125,10 @@ def think_rate_by_difficulty(summary: dict[str, Any]) -> bytes | None:
         for offset, (name, levels) in enumerate(tasks.items()):
             x = np.array([labels.index(level) for level in levels]) + offset * width
             ax.bar(x, [level["think_rate"] for level in levels.values()], width=width, label=name)
-        ax.set_xticks(np.arange(len(labels)) + 0.4 - width / 2, labels, fontsize=7)
+        ax.set_xticks(np.arange(len(labels)) + 0.4 - width / 2, labels)
         ax.set(xlabel="difficulty", ylabel="think rate", ylim=(0, 1.05), title="Think rate by difficulty")
-        ax.legend(fontsize=8)
+        if tasks:
+            ax.legend(fontsize=8)
         return bool(tasks)
     return _png(draw)
 

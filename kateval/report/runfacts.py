@@ -21,11 +21,26 @@ class RunFacts:
     backend: str
     sampling: dict[str, Any] | None      # None for runs made by `kateval score` (sampling happened elsewhere)
     tasks: dict[str, dict[str, Any]]     # name -> {"version", "params", "flags"} (flags: data caveats)
+    adaptive: dict[str, Any] | None = None   # kateval.adaptive's settings, rounds and why it stopped
+    thinking_budget: int | None = None       # most thinking tokens per sample (a backend option), None: no budget
 
     def notes(self) -> list[str]:
-        return [f"{name}: private tests are missing (public tests only), so its scores are optimistic"
-                for name, task in self.tasks.items()
-                if task["flags"].get("public_tests_only") or task["params"].get("public_tests_only")]
+        notes = [f"{name}: private tests are missing (public tests only), so its scores are optimistic"
+                 for name, task in self.tasks.items()
+                 if task["flags"].get("public_tests_only") or task["params"].get("public_tests_only")]
+        return notes + ([self.adaptive_note()] if self.adaptive else [])
+
+    def adaptive_note(self) -> str:
+        settings, rounds = self.adaptive or {}, (self.adaptive or {}).get("rounds") or [{}]
+        limits = [f"target +-{100 * settings['target_ci']:.1f} pts" if settings.get("target_ci") else "",
+                  f"max {settings.get('max_n')} per problem",
+                  f"token budget {settings['token_budget']:,}" if settings.get("token_budget") else ""]
+        widths = ", ".join(f"{task} +-{100 * width:.1f} pts" for task, width in rounds[-1].get("half_width", {}).items())
+        return (f"adaptive sampling ({', '.join(x for x in limits if x)}): problems got different numbers of samples "
+                f"(n below), in {len(rounds)} round(s), stopped on {settings.get('stopped') or 'not yet'}; accuracy "
+                "is still the mean over problems of each problem's mean. The target is on the sampling uncertainty "
+                f"of the accuracy on these problems (95% half-width now: {widths or '-'}); the CI in the table is "
+                "the bootstrap over problems, which more samples cannot shrink.")
 
     def window(self) -> str:
         """The data each task drew from (year, release, date window...): its short scalar parameters (prompt
@@ -39,8 +54,9 @@ class RunFacts:
 
     def fingerprint(self, samples_per_problem: Any) -> dict[str, Any]:
         sampling = self.sampling or {}
-        return {**{key: sampling.get(key) for key in FINGERPRINT_SAMPLING},
-                "n": sampling.get("n", samples_per_problem), "window": self.window()}
+        n = samples_per_problem if self.adaptive else sampling.get("n", samples_per_problem)
+        return {**{key: sampling.get(key) for key in FINGERPRINT_SAMPLING}, "n": n,
+                "thinking_budget": self.thinking_budget, "window": self.window()}
 
     def as_dict(self) -> dict[str, Any]:
         return {"model": self.model, "checkpoint": self.checkpoint, "mode": self.mode, "backend": self.backend,
@@ -61,4 +77,5 @@ def run_facts(run_dir: Path) -> RunFacts:
         run_dir=str(run_dir), model=path.stem if checkpoint == source else path.name,  # a scored file: its stem
         checkpoint=str(checkpoint), mode=identity.get("mode") or "-",
         backend=backend.get("backend") or identity.get("backend") or "unknown",
-        sampling=meta.get("sampling"), tasks=tasks)
+        sampling=meta.get("sampling"), tasks=tasks, adaptive=meta.get("adaptive"),
+        thinking_budget=(identity.get("backend_options") or {}).get("thinking_budget"))

@@ -47,6 +47,7 @@ def task_summary(agg: TaskAggregate, max_tokens: int | None = None, majority: bo
         "samples_per_problem": n if samples.max() == n else sorted(set(samples.tolist())),
         "accuracy": accuracy.value,
         "accuracy_ci95": accuracy.interval,
+        "sampling_ci95": metrics.sampling_interval(solved, samples).interval,   # these problems held fixed
         "pass_at_k": {str(k): metrics.mean_pass_at_k(samples, solved, k) for k in metrics.pass_ks(n)},
         "maj_at_n": _majority(agg) if majority and set(agg.statuses) <= ANSWER_STATUSES else None,
         "think_rate": float((a["mode"] == 0).mean()),
@@ -62,6 +63,7 @@ def task_summary(agg: TaskAggregate, max_tokens: int | None = None, majority: bo
         "accuracy_lost_to_truncation": metrics.problem_weighted_mean(a["truncated"] & ~a["correct"],
                                                                      a["problem_index"]),
         "well_formed_rate": agg.well_formed / agg.samples,
+        "think_budget_hit_rate": agg.budget_hits / agg.samples,
         "status_counts": dict(agg.statuses.most_common()),
         "by_mode": _by_mode(a, known),
         "by_difficulty": _by_difficulty(agg),

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from kateval.parse import parse_output
 from kateval.store import RUN_META, SAMPLES
 
 
@@ -19,7 +20,7 @@ def sample_record(task: str, problem_id: str, sample_index: int = 0, **fields: A
         "judge_tokens": 10, "think_tokens": 0, "answer_tokens": 90, "other_tokens": 0, "extracted_answer": "1",
         "correct": True, "status": "correct", "completion": "", "difficulty": None, "prefix": "",
         "stop_reason": None, "cached_prompt_tokens": None, "grade_details": {}, "thinking_budget": None,
-        "think_budget_hit": False,
+        "think_budget_hit": False, "segments": [],
     }
     unknown = set(fields) - set(record)
     if unknown:
@@ -47,10 +48,30 @@ def write_run(run_dir: Path, records: Iterable[dict[str, Any]], meta: dict[str, 
     return run_dir
 
 
+_SYLLABLES = ("ka", "te", "ri", "so", "mu", "len", "th", "an", "or", "is", "qu", "ex", "al", "ber", "ti", "on")
+
+
+def kat_text(rng: random.Random, chars: int, thinks: bool, answer: str | None) -> str:
+    """A KAT-style completion (the prompt prefilled `<judge>`) of about `chars` characters of word-like text, which
+    compresses about as well as model output does (3-4x with gzip); a filler of one letter would compress 100x
+    and flatter every size measured on it."""
+    words: list[str] = []
+    while sum(map(len, words)) + len(words) < chars:
+        words.append("".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(1, 4))))
+    cut = len(words) // 8
+    judge, body = " ".join(words[:cut]), " ".join(words[cut:])
+    boxed = f" \\boxed{{{answer}}}" if answer is not None else ""
+    if thinks:
+        half = len(body) // 2
+        return f"{judge}\n</judge>\n<think_on><think>\n{body[:half]}\n</think>\n<answer>\n{body[half:]}{boxed}\n</answer>"
+    return f"{judge}\n</judge>\n<think_off><answer>\n{body}{boxed}\n</answer>"
+
+
 def random_records(samples: int, n: int = 8, tasks: tuple[str, ...] = ("aime24", "lcb"), seed: int = 0,
-                   completion_chars: int = 1500) -> Iterable[dict[str, Any]]:
+                   completion_chars: int = 1500, text: str = "filler") -> Iterable[dict[str, Any]]:
     """`samples` records of n samples per problem with realistic spread: harder problems think more, run
-    longer and fail more; long samples sometimes hit the limit. Completions are filler of the given size."""
+    longer and fail more; long samples sometimes hit the limit. Completions are `completion_chars` long: one
+    repeated letter (text="filler") or KAT-style word-like text (text="words", see kat_text)."""
     rng = random.Random(seed)
     filler = "x" * completion_chars
     levels = {"aime24": [str(i) for i in range(1, 16)], "lcb": ["easy", "medium", "hard"]}
@@ -63,10 +84,15 @@ def random_records(samples: int, n: int = 8, tasks: tuple[str, ...] = ("aime24",
             tokens = int(rng.lognormvariate(8 if thinks else 6, 0.6))
             truncated = tokens > 16384
             correct = not truncated and rng.random() > hardness * 0.8
+            answer = None if truncated else str(rng.randrange(3))
+            completion = filler if text == "filler" else kat_text(rng, completion_chars, thinks, answer)
+            segments = [] if text == "filler" else [  # what grading stores for such an output
+                [s.kind, s.start, s.end] for s in parse_output(completion, "<judge>\n").segments]
             yield sample_record(
                 task, f"p{start // n}", index, mode="on" if thinks else "off", truncated=truncated,
                 finish_reason="length" if truncated else "stop", completion_tokens=min(tokens, 16384),
                 think_tokens=tokens // 2 if thinks else 0, answer_tokens=tokens // 4, correct=correct,
                 status="correct" if correct else ("truncated" if truncated else "wrong_answer"),
-                extracted_answer=None if truncated else str(rng.randrange(3)), completion=filler,
+                extracted_answer=answer, completion=completion, prefix="" if text == "filler" else "<judge>\n",
+                segments=segments,
                 difficulty=levels.get(task, ["1"])[level_index])
