@@ -110,6 +110,7 @@ def test_dp_run_killed_with_its_driver_leaves_no_replica_and_resumes_to_the_sing
                                       "flush_s=0"), env=env, cwd=REPO, stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE, text=True, check=False)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert resumed.stderr == ""   # the replica process is as quiet as the driver (no vLLM/torch warnings)
     meta = read_run_meta(killed)
     assert meta["resumed"] == 1 and meta["backend"]["generated_samples"] == 20 - stored
     whole = tmp_path / "whole"

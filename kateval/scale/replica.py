@@ -30,6 +30,7 @@ from typing import Any
 
 from kateval.backends import make_backend
 from kateval.backends.base import Backend, BackendConfig
+from kateval.quiet import configure_library_output, library_info_wanted
 from kateval.types import KatevalError
 
 Emit = Callable[[tuple], None]
@@ -91,6 +92,9 @@ def _message(exc: BaseException) -> str:
 
 
 def main(fd: int) -> None:
+    # The driver's choice of library output (quiet, or --verbose), which reaches this process only as the
+    # environment it set: logger levels and warning filters are per process.
+    configure_library_output(verbose=library_info_wanted())
     connection = Connection(fd)
     try:
         config = connection.recv()
