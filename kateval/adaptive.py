@@ -1,36 +1,46 @@
-"""Adaptive sampling: the same confidence for fewer tokens.
+"""Adaptive sampling: the same confidence for fewer tokens, a driver of the pipeline's stages in rounds.
 
-Round 1 draws `initial_n` samples of every problem. Each later round adds samples where they shrink the uncertainty
-of their task's accuracy most per expected token: a problem's estimated Bernoulli variance v_i (shrunk toward 1/2,
-metrics.problem_variances) against its observed mean token cost c_i. Adding one sample to a problem with n_i samples
-lowers the task's variance by v_i (1/n_i - 1/(n_i+1)) / P^2, so the greedy plan keeps taking the best such ratio
-until the task's predicted half-width meets the target. A round lets a problem at most double its samples, so a plan
-made from a few samples is re-estimated before much is spent on it. The run stops when every task's 95% sampling
-half-width (metrics.sampling_interval: the problems held fixed) is at most the target, when the token budget is
-spent, or when every problem that could help has `max_n` samples.
+Round 1 draws `initial_n` samples (the run's --n) of every problem. Each later round adds samples where they shrink
+the uncertainty of their task's accuracy most per expected token (kateval.adaptive_plan: Neyman allocation on each
+problem's Bernoulli variance against its observed mean tokens), a problem growing at most `growth` times per round,
+until every task's 95% sampling half-width (the problems held fixed) is at most the target, the token budget is
+spent, or every problem that could help has `max_n` samples.
 
-The accuracy stays the mean over problems of each problem's mean (metrics.accuracy_estimate), whatever the samples
-per problem. Planning is a pure function of the stored records (`plan_round`), so the driver needs no state of its
-own: a killed run, started again, re-derives every round from the records of the rounds before it and ends with the
-same records as an uninterrupted one (same seed, same rounds).
+Accuracy stays the mean over problems of a per-problem mean, but for an adaptive run a WEIGHTED one: each round's
+samples carry a weight fixed before their outcomes were seen (adaptive_plan's opening comment says why the plain mean
+is biased here and this is not). The weights go to run.json as `adaptive.schedule` ({task: {problem: [[end, weight],
+...]}}: round r holds the sample indices from the previous end up to `end`, each of its samples weighing
+weight / its size), which the report reads; a fixed-n run has no schedule and every sample weighs the same.
+
+Planning is a pure function of the stored records, so the driver keeps no state of its own: a killed run, started
+again, re-derives every round from the records of the rounds before it and ends with the same records (same seed).
 """
 from __future__ import annotations
 
-import heapq
-import math
-from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from kateval.adaptive_plan import (
+    Problems,
+    RoundPlan,
+    after_round,
+    decide,
+    interim_variance,
+    pilot_weight,
+    task_sum,
+    variance_goal,
+)
 from kateval.pipeline import RunConfig, Stages, build_requests, finish_run, load_tasks, open_run, selected_problems
-from kateval.report.metrics import normal_quantile, problem_variances, sampling_interval
+from kateval.report.metrics import normal_quantile
 from kateval.store import SampleKey, iter_records
 from kateval.types import KatevalError
 
 ProblemKey = tuple[str, str]   # (task, problem_id)
-PLAN_MARGIN = 0.9              # plan to a variance 10% under the target's, so the next estimate lands under it
+MAX_REOPENS = 3                # times a task that closed just over its target may get weight back
+STOP_ORDER = ("token_budget", "max_n", "reopen_limit", "target")   # the run's reason: the first any task gave
 
 
 @dataclass(frozen=True)
@@ -38,9 +48,10 @@ class AdaptiveSettings:
     target_ci: float | None        # most 95% half-width of each task's accuracy (0.02 = +-2 points)
     max_n: int = 64                # most samples per problem
     token_budget: int | None = None   # most completion tokens over all rounds
-    initial_n: int = 4             # samples per problem in round 1 (the run's --n)
-    growth: float = 2.0            # a round lets a problem's samples grow at most this many times
+    initial_n: int = 2             # samples per problem in round 1 (the run's --n)
+    growth: float = 1.5            # a round lets a problem's samples grow at most this many times
     level: float = 0.95
+    plan_margin: float = 0.98      # plan to this share of the target's variance, so the renewed estimate lands under
 
     def __post_init__(self) -> None:
         if self.target_ci is None and self.token_budget is None:
@@ -58,161 +69,171 @@ class AdaptiveSettings:
 
 @dataclass(frozen=True)
 class Tally:
-    """What the stored records say about one problem."""
-    task: str
-    problem_id: str
-    samples: int
-    correct: int
-    tokens: float | None     # mean completion tokens per sample (None: the source gave no counts)
+    """What the stored records of one round's sample range say about each problem (aligned with the run's keys)."""
+    samples: np.ndarray     # samples in the range
+    correct: np.ndarray     # correct ones among them
+    tokens: np.ndarray      # their known completion tokens, summed
+    known: np.ndarray       # how many of them had a token count
 
 
-@dataclass(frozen=True)
-class RoundPlan:
-    targets: dict[ProblemKey, int]     # samples each problem should hold after the next round
-    half_widths: dict[str, float]      # each task's sampling half-width now
-    accuracy: dict[str, float]         # each task's accuracy now
-    stop: str | None                   # why there is no next round: target | token_budget | max_n
-
-
-def task_half_widths(tallies: Sequence[Tally], level: float = 0.95) -> tuple[dict[str, float], dict[str, float]]:
-    widths, accuracy = {}, {}
-    for task, items in sorted(_by_task(tallies).items()):
-        estimate = sampling_interval([t.correct for t in items], [t.samples for t in items], level)
-        accuracy[task], widths[task] = estimate.value, estimate.interval[1] - estimate.value
-    return widths, accuracy
-
-
-def _by_task(tallies: Sequence[Tally]) -> dict[str, list[Tally]]:
-    by_task: dict[str, list[Tally]] = defaultdict(list)
-    for tally in tallies:
-        by_task[tally.task].append(tally)
-    return by_task
-
-
-def plan_round(tallies: Sequence[Tally], settings: AdaptiveSettings, spent_tokens: float) -> RoundPlan:
-    """The next round's sample targets, or why there is none. Deterministic: ties go to the problem listed first."""
-    widths, accuracy = task_half_widths(tallies, settings.level)
-    current = {(t.task, t.problem_id): t.samples for t in tallies}
-    target = settings.target_ci
-    open_tasks = {task for task, width in widths.items() if target is None or width > target}
-    if not open_tasks:
-        return RoundPlan(current, widths, accuracy, "target")
-    if settings.token_budget is not None and spent_tokens >= settings.token_budget:
-        return RoundPlan(current, widths, accuracy, "token_budget")
-    room = math.inf if settings.token_budget is None else settings.token_budget - spent_tokens
-    planned = _full_plan(tallies, settings, open_tasks, room)
-    planned = {key: min(n, math.ceil(settings.growth * current[key])) for key, n in planned.items()}
-    if planned == current:
-        limited = settings.token_budget is not None and any(
-            t.samples < settings.max_n for t in tallies if t.task in open_tasks)
-        return RoundPlan(current, widths, accuracy, "token_budget" if limited else "max_n")
-    return RoundPlan(planned, widths, accuracy, None)
-
-
-@dataclass
-class _TaskState:
-    size: int          # problems
-    variance: float    # predicted variance of the task's accuracy under the plan so far
-    goal: float        # the variance that meets the target (0: no target, only the budget stops)
-
-
-def _full_plan(tallies: Sequence[Tally], settings: AdaptiveSettings, open_tasks: set[str],
-               room: float) -> dict[ProblemKey, int]:
-    """Samples per problem that bring every open task to its goal on today's estimates, best variance reduction per
-    expected token first across all open tasks (one heap, so a token budget is shared, not spent by the first task),
-    within max_n and the budget's `room`. plan_round keeps only this round's step of it (at most `growth` times each
-    problem's samples), so the estimates are renewed before most of it is spent."""
-    variances = problem_variances([t.correct for t in tallies], [t.samples for t in tallies])
-    costs = _costs(tallies)
-    z = normal_quantile(settings.level)
-    goal = PLAN_MARGIN * (settings.target_ci / z) ** 2 if settings.target_ci is not None else 0.0
-    sizes = {task: len(items) for task, items in _by_task(tallies).items()}
-    tasks = {task: _TaskState(sizes[task], 0.0, goal) for task in open_tasks}
-    for tally, variance in zip(tallies, variances):
-        if tally.task in tasks:
-            tasks[tally.task].variance += variance / tally.samples / sizes[tally.task] ** 2
-    planned = {(t.task, t.problem_id): t.samples for t in tallies}
-
-    def reduction(i: int, n: int) -> float:   # the task's variance removed by sample n + 1 of problem i
-        return variances[i] * (1 / n - 1 / (n + 1)) / sizes[tallies[i].task] ** 2
-
-    heap = [(-reduction(i, t.samples) / costs[i], i) for i, t in enumerate(tallies) if t.task in tasks]
-    heapq.heapify(heap)
-    while heap:
-        _, i = heapq.heappop(heap)
-        state, key = tasks[tallies[i].task], (tallies[i].task, tallies[i].problem_id)
-        n = planned[key]
-        if state.variance <= state.goal or n >= settings.max_n or costs[i] > room:
-            continue
-        planned[key] = n + 1
-        room -= costs[i]
-        state.variance -= reduction(i, n)
-        heapq.heappush(heap, (-reduction(i, n + 1) / costs[i], i))
-    return planned
-
-
-def _costs(tallies: Sequence[Tally]) -> list[float]:
-    """Expected tokens of one more sample of each problem: its observed mean, else its task's, else 1."""
-    known: dict[str, list[float]] = defaultdict(list)
-    for tally in tallies:
-        if tally.tokens is not None:
-            known[tally.task].append(tally.tokens)
-    task_mean = {task: sum(values) / len(values) for task, values in known.items()}
-    return [max(tally.tokens if tally.tokens is not None else task_mean.get(tally.task, 1.0), 1.0)
-            for tally in tallies]
-
-
-# ---------------------------------------------------------------- the driver
-def read_tallies(run_dir: Path, targets: dict[ProblemKey, int]) -> tuple[list[Tally], float, set[SampleKey]]:
-    """Tallies of the samples inside `targets` (a later round's samples, stored before a kill, are left out so the
-    plan is the one an uninterrupted run made), the tokens they cost, and every stored sample's key."""
-    counts: dict[ProblemKey, list[float]] = {key: [0, 0, 0.0, 0] for key in targets}   # samples, correct, tokens, known
+def read_tally(run_dir: Path, keys: list[ProblemKey], start: dict[ProblemKey, int],
+               end: dict[ProblemKey, int]) -> tuple[Tally, Tally, set[SampleKey]]:
+    """Tallies of each problem's samples in [start, end) (this round) and in [0, end) (so far), and every stored
+    sample's key. Samples past `end` (a later round's, stored before a kill) are left out, so the plan made from
+    them is the one an uninterrupted run made."""
+    index = {key: i for i, key in enumerate(keys)}
+    sums = np.zeros((2, 4, len(keys)))   # [round, so far] x [samples, correct, tokens, known]
     done: set[SampleKey] = set()
     for record in iter_records(run_dir):
         key = (record["task"], record["problem_id"])
-        done.add((*key, int(record["sample_index"])))
-        if key not in targets or record["sample_index"] >= targets[key]:
+        sample = int(record["sample_index"])
+        done.add((*key, sample))
+        i = index.get(key)
+        if i is None or sample >= end[key]:
             continue
-        tally = counts[key]
-        tally[0] += 1
-        tally[1] += bool(record["correct"])
-        if record.get("completion_tokens") is not None:
-            tally[2] += record["completion_tokens"]
-            tally[3] += 1
-    tallies = [Tally(task, pid, int(s), int(c), t / k if k else None) for (task, pid), (s, c, t, k) in counts.items()]
-    return tallies, sum(counts[key][2] for key in counts), done
+        tokens = record.get("completion_tokens")
+        row = (1, bool(record["correct"]), tokens or 0, tokens is not None)
+        sums[1, :, i] += row
+        if sample >= start[key]:
+            sums[0, :, i] += row
+    this_round, so_far = (Tally(*part) for part in sums)
+    return this_round, so_far, done
 
 
-def _up_to(targets: dict[ProblemKey, int]):
-    return lambda task, problem: range(targets[(task.name, problem.problem_id)])
+def mean_costs(so_far: Tally, task: np.ndarray) -> np.ndarray:
+    """Expected tokens of one more sample of each problem: its observed mean, else its task's, else 1."""
+    tasks = int(task.max()) + 1
+    task_mean = task_sum(so_far.tokens, task, tasks) / np.maximum(task_sum(so_far.known, task, tasks), 1)
+    own = so_far.tokens / np.maximum(so_far.known, 1)
+    return np.maximum(np.where(so_far.known > 0, own, task_mean[task]), 1.0)
+
+
+class Schedule:
+    """Each problem's rounds and their weights (`adaptive.schedule` in run.json), and its weighted estimate."""
+
+    def __init__(self, keys: list[ProblemKey]) -> None:
+        self.keys = keys
+        self.rounds: list[list[list[float]]] = [[] for _ in keys]   # per problem: [end, weight] per round
+        self.estimate = np.zeros(len(keys))                          # sum over rounds of weight x round mean
+
+    def add(self, ends: np.ndarray, weights: np.ndarray, this_round: Tally) -> None:
+        for i in np.flatnonzero(this_round.samples > 0):
+            self.rounds[i].append([int(ends[i]), float(weights[i])])
+        self.estimate += np.where(this_round.samples > 0, weights * this_round.correct
+                                  / np.maximum(this_round.samples, 1), 0.0)
+
+    def scale(self, task: np.ndarray, factors: np.ndarray) -> None:
+        for i in np.flatnonzero(factors[task] != 1.0):
+            for entry in self.rounds[i]:
+                entry[1] *= float(factors[task[i]])
+        self.estimate *= factors[task]
+
+    def as_dict(self) -> dict[str, dict[str, list[list[float]]]]:
+        out: dict[str, dict[str, list[list[float]]]] = {}
+        for (task, problem), rounds in zip(self.keys, self.rounds):
+            out.setdefault(task, {})[problem] = rounds
+        return out
+
+
+class Rounds:
+    """The driver's state between rounds, every part of it derived from the records (replayed the same on resume):
+    the planner's per-problem state, the weights given, and the sample ranges of the round being filled."""
+
+    def __init__(self, tasks: list[str], keys: list[ProblemKey], settings: AdaptiveSettings) -> None:
+        self.names, self.keys, self.settings = tasks, keys, settings
+        self.task = np.array([tasks.index(name) for name, _ in keys])
+        sizes = np.bincount(self.task, minlength=len(tasks))
+        self.alpha = np.array([pilot_weight(settings.initial_n, settings.max_n, settings.target_ci, int(size),
+                                            settings.level) for size in sizes])[self.task]
+        target = settings.target_ci
+        self.goals = np.full(len(tasks), variance_goal(target, settings.level) if target else 0.0)
+        self.schedule, self.reopens = Schedule(keys), np.zeros(len(tasks))
+        self.start = dict.fromkeys(keys, 0)
+        self.end = dict.fromkeys(keys, settings.initial_n)
+        self.weights, self.plan, self.problems = self.alpha, None, None
+        self.log: list[dict[str, Any]] = []
+        self.stopped: list[str | None] = [None] * len(tasks)
+
+    def advance(self, this_round: Tally, so_far: Tally) -> bool:
+        """Take in the round just sampled and plan the next; False when none follows."""
+        settings = self.settings
+        ends = np.array([self.end[key] for key in self.keys])
+        self.schedule.add(ends, self.weights, this_round)
+        self.problems = _next_state(self.problems, self.plan, this_round, so_far, self.task, self.alpha, settings)
+        spent = float(so_far.tokens.sum())
+        room = settings.token_budget - spent if settings.token_budget is not None else np.inf
+        decision = decide(self.problems, self.goals, max_n=settings.max_n, growth=settings.growth,
+                          margin=settings.plan_margin, room=room, after_pilot=self.plan is None,
+                          reopen=self.reopens < MAX_REOPENS)
+        self.reopens += decision.scale < 1.0
+        self.schedule.scale(self.task, decision.scale)
+        self.problems, self.plan, self.stopped = decision.problems, decision.plan, decision.stopped
+        accuracy, half_widths = self._interim()
+        self.log.append({"round": len(self.log) + 1, "samples": int(ends.sum()), "tokens": round(spent),
+                         "accuracy": accuracy, "half_width": half_widths})
+        if self.plan is None:
+            return False
+        self.start = self.end
+        self.end = {key: self.end[key] + int(step) for key, step in zip(self.keys, self.plan.step)}
+        self.weights = self.plan.weight
+        return True
+
+    def meta(self) -> dict[str, Any]:
+        """run.json's `adaptive`: the settings, each round's numbers, why it stopped, and the round weights."""
+        return {**self.settings.as_dict(), "rounds": self.log,
+                "stopped": None if self.plan is not None else _stopped(self.stopped),
+                "stopped_by_task": dict(zip(self.names, self.stopped)), "schedule": self.schedule.as_dict()}
+
+    def _interim(self) -> tuple[dict[str, float], dict[str, float]]:
+        """Each task's accuracy and sampling half-width now (open problems as if they stopped here)."""
+        problems = self.problems
+        given = np.maximum(1.0 - problems.remaining, 1e-12)
+        tasks = len(self.names)
+        accuracy = task_sum(self.schedule.estimate / given, problems.task, tasks) / np.bincount(problems.task)
+        half = normal_quantile(self.settings.level) * np.sqrt(interim_variance(problems))
+        return ({name: float(accuracy[t]) for t, name in enumerate(self.names)},
+                {name: float(half[t]) for t, name in enumerate(self.names)})
+
+
+def _stopped(reasons: list[str | None]) -> str:
+    return next(reason for reason in STOP_ORDER if reason in reasons)
 
 
 def run_adaptive(config: RunConfig, settings: AdaptiveSettings) -> Path:
     tasks = load_tasks(config)
     store, done = open_run(config, tasks, identity={**config.identity(), "adaptive": settings.as_dict()})
-    targets = {(task.name, problem.problem_id): settings.initial_n
-               for task in tasks for problem in selected_problems(task, config)}
-    rounds: list[dict[str, Any]] = []
+    keys = [(task.name, problem.problem_id) for task in tasks for problem in selected_problems(task, config)]
+    rounds = Rounds([task.name for task in tasks], keys, settings)
     with Stages.for_run(tasks, config) as stages:
-        loaded = False
-        while True:
-            requests = build_requests(tasks, config, done, wanted=_up_to(targets))
+        loaded, more = False, True
+        while more:
+            requests = build_requests(tasks, config, done, wanted=_up_to(rounds.end))
             if requests:
                 if not loaded:
                     store.update_meta(**stages.load().facts())
                     loaded = True
                 stages.run(requests, config.sampling, lambda _completion: store,
-                           unit=f"samples (round {len(rounds) + 1})")
-            tallies, spent, done = read_tallies(store.run_dir, targets)
-            if any(t.samples < targets[(t.task, t.problem_id)] for t in tallies):
+                           unit=f"samples (round {len(rounds.log) + 1})")
+            this_round, so_far, done = read_tally(store.run_dir, keys, rounds.start, rounds.end)
+            if (so_far.samples < np.array([rounds.end[key] for key in keys])).any():
                 raise KatevalError(f"{store.run_dir}: the backend returned fewer samples than asked for")
-            plan = plan_round(tallies, settings, spent)
-            rounds.append({"round": len(rounds) + 1, "samples": sum(targets.values()), "tokens": round(spent),
-                           "accuracy": plan.accuracy, "half_width": plan.half_widths})
-            store.update_meta(adaptive={**settings.as_dict(), "rounds": rounds, "stopped": plan.stop},
-                              **(stages.facts() if loaded else {}))
-            if plan.stop:
-                break
-            targets = plan.targets
-    finish_run(store, samples_expected=sum(targets.values()))
+            more = rounds.advance(this_round, so_far)
+            store.update_meta(adaptive=rounds.meta(), **(stages.facts() if loaded else {}))
+    finish_run(store, samples_expected=sum(rounds.end.values()))
     return config.out
+
+
+def _up_to(end: dict[ProblemKey, int]):
+    return lambda task, problem: range(end[(task.name, problem.problem_id)])
+
+
+def _next_state(problems: Problems | None, plan: RoundPlan | None, this_round: Tally, so_far: Tally,
+                task: np.ndarray, alpha: np.ndarray, settings: AdaptiveSettings) -> Problems:
+    """The planner's state after a round: the pilot's (weight alpha, still to give 1 - alpha) or the last state
+    moved on by the round, with costs renewed from the tokens seen."""
+    costs = mean_costs(so_far, task)
+    if problems is None or plan is None:
+        return Problems(task, so_far.samples.copy(), so_far.correct.copy(), costs,
+                        alpha ** 2 / settings.initial_n, 1.0 - alpha)
+    moved = after_round(problems, plan, this_round.correct)
+    return Problems(moved.task, moved.samples, moved.correct, costs, moved.spread, moved.remaining)

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from kateval.progress import progress_bar
-from kateval.store import iter_records
+from kateval.store import RUN_META, iter_records, read_run_meta
 
 MODES = ("on", "off", "none")
 MODE_INDEX = {mode: index for index, mode in enumerate(MODES)}
@@ -33,6 +33,14 @@ class ProblemTotals:
     difficulty: str | None = None
     index: int = 0           # position among its aggregate's problems (the value in TaskAggregate.problem_index)
     votes: dict[Any, int] = field(default_factory=dict)   # answer -> count; correct ones under one key
+    weighted: float = 0.0    # sum over samples of weight x correct: the estimate is weighted / weight
+    weight: float = 0.0      # sum of the samples' weights (= samples when all weigh 1, as in a fixed-n run)
+    weight_sq: float = 0.0   # sum of their squares (effective samples: weight^2 / weight_sq)
+
+    @property
+    def rate(self) -> float:
+        """The problem's accuracy: its (weighted) mean; the plain mean unless an adaptive run weighted its rounds."""
+        return self.weighted / self.weight if self.weight else 0.0
 
     def vote_table(self, normalize: Callable[[str], Hashable]) -> dict[Any, tuple[int, bool]]:
         """Votes with equal answers merged: `normalize` maps an answer's text to its canonical key (a long
@@ -44,10 +52,27 @@ class ProblemTotals:
         return table
 
 
-class TaskAggregate:
-    """Everything the report needs about one task (or all tasks together, see `merge`)."""
+def sample_weight(rounds: list[list[float]] | None, index: int) -> float:
+    """A sample's weight in its problem's estimate: 1 when the problem has no adaptive schedule (every sample alike),
+    else its round's weight shared by the round's samples (`adaptive.schedule` in run.json: [end, weight] per round,
+    see kateval.adaptive); 0 past the schedule (a round whose weights were not yet written when the run stopped)."""
+    if not rounds:
+        return 1.0
+    start = 0
+    for end, weight in rounds:
+        if index < end:
+            return weight / (end - start)
+        start = int(end)
+    return 0.0
 
-    def __init__(self) -> None:
+
+class TaskAggregate:
+    """Everything the report needs about one task (or all tasks together, see `merge`). `schedule`: the task's
+    adaptive round weights per problem id (None for a fixed-n run)."""
+
+    def __init__(self, schedule: dict[str, list[list[float]]] | None = None) -> None:
+        self.schedule = schedule or {}
+        self.weight = array("d")   # each sample's weight within its problem (all 1 in a fixed-n run)
         self.completion_tokens = array("i")
         self.segment_tokens = {kind: array("i") for kind, _ in SEGMENT_FIELDS}
         self.correct = array("b")
@@ -78,8 +103,13 @@ class TaskAggregate:
             problem = self.problems[record["problem_id"]] = ProblemTotals(difficulty=record.get("difficulty"),
                                                                           index=len(self.problems))
         self.problem_index.append(problem.index)
+        weight = sample_weight(self.schedule.get(record["problem_id"]), int(record.get("sample_index", 0)))
+        self.weight.append(weight)
         problem.samples += 1
         problem.correct += correct
+        problem.weighted += weight * correct
+        problem.weight += weight
+        problem.weight_sq += weight * weight
         problem.think_on += mode == "on"
         if tokens is not None:
             problem.tokens += tokens
@@ -96,6 +126,7 @@ class TaskAggregate:
                 "truncated": np.frombuffer(self.truncated, dtype=np.int8).astype(bool),
                 "mode": np.frombuffer(self.mode, dtype=np.int8),
                 "problem_index": np.frombuffer(self.problem_index, dtype=np.intc),
+                "weight": np.frombuffer(self.weight, dtype=np.float64),
                 **{f"{kind}_tokens": np.frombuffer(values, dtype=np.intc)
                    for kind, values in self.segment_tokens.items()}}
 
@@ -114,6 +145,7 @@ def merge(aggregates: dict[str, TaskAggregate]) -> TaskAggregate:
         total.correct.extend(part.correct)
         total.truncated.extend(part.truncated)
         total.mode.extend(part.mode)
+        total.weight.extend(part.weight)
         offset = len(total.problems)
         total.problem_index.frombytes((np.frombuffer(part.problem_index, dtype=np.intc) + offset).tobytes())
         total.well_formed += part.well_formed
@@ -124,14 +156,22 @@ def merge(aggregates: dict[str, TaskAggregate]) -> TaskAggregate:
     return total
 
 
+def adaptive_schedules(run_dir: Path) -> dict[str, dict[str, list[list[float]]]]:
+    """{task: {problem_id: [[end, weight], ...]}} of an adaptive run; {} for any other run (or no run.json)."""
+    if not (Path(run_dir) / RUN_META).exists():
+        return {}
+    return (read_run_meta(run_dir).get("adaptive") or {}).get("schedule") or {}
+
+
 def collect(run_dir: Path, show_progress: bool = False) -> dict[str, TaskAggregate]:
     tasks: dict[str, TaskAggregate] = {}
+    schedules = adaptive_schedules(run_dir)
     count = 0
     with progress_bar(None, "records", enabled=show_progress) as bar:
         for count, record in enumerate(iter_records(run_dir), start=1):
             aggregate = tasks.get(record["task"])
             if aggregate is None:
-                aggregate = tasks[record["task"]] = TaskAggregate()
+                aggregate = tasks[record["task"]] = TaskAggregate(schedules.get(record["task"]))
             aggregate.add(record)
             if count % PROGRESS_EVERY == 0:
                 bar.update(PROGRESS_EVERY)

@@ -63,10 +63,6 @@ def _sampling_notes(facts_a: RunFacts, facts_b: RunFacts) -> list[str]:
     return []
 
 
-def _rate(p: ProblemTotals) -> float:
-    return p.correct / p.samples
-
-
 def _mode_class(p: ProblemTotals) -> str:
     return "on" if p.think_on == p.samples else "off" if p.think_on == 0 else "mixed"
 
@@ -74,8 +70,8 @@ def _mode_class(p: ProblemTotals) -> str:
 def paired_stats(pairs: list[Pair]) -> dict[str, Any]:
     """Accuracy difference (paired bootstrap over problems), exact McNemar when every problem has one sample
     per run, else the sign test on per-problem accuracy differences; token difference where both are known."""
-    a = np.array([_rate(p.a) for p in pairs])
-    b = np.array([_rate(p.b) for p in pairs])
+    a = np.array([p.a.rate for p in pairs])
+    b = np.array([p.b.rate for p in pairs])
     diff = metrics.mean_over_problems(b - a)
     single = all(p.a.samples == 1 and p.b.samples == 1 for p in pairs)
     better, worse = int((b > a).sum()), int((b < a).sum())
@@ -100,17 +96,17 @@ def mode_switch(pairs: list[Pair]) -> list[dict[str, Any]]:
     for pair in pairs:
         cells.setdefault((_mode_class(pair.a), _mode_class(pair.b)), []).append(pair)
     return [{"mode_a": mode_a, "mode_b": mode_b, "problems": len(group),
-             "accuracy_a": float(np.mean([_rate(p.a) for p in group])),
-             "accuracy_b": float(np.mean([_rate(p.b) for p in group]))}
+             "accuracy_a": float(np.mean([p.a.rate for p in group])),
+             "accuracy_b": float(np.mean([p.b.rate for p in group]))}
             for (mode_a, mode_b), group in sorted(cells.items())]
 
 
 def flipped(pairs: list[Pair]) -> list[dict[str, Any]]:
     """Problems solved (by most samples) in one run and not in the other, largest change first."""
-    rows = [{"task": p.task, "problem_id": p.problem_id, "direction": "gained" if _rate(p.b) > 0.5 else "lost",
-             "accuracy_a": _rate(p.a), "accuracy_b": _rate(p.b), "mode_a": _mode_class(p.a),
+    rows = [{"task": p.task, "problem_id": p.problem_id, "direction": "gained" if p.b.rate > 0.5 else "lost",
+             "accuracy_a": p.a.rate, "accuracy_b": p.b.rate, "mode_a": _mode_class(p.a),
              "mode_b": _mode_class(p.b)}
-            for p in pairs if (_rate(p.a) > 0.5) != (_rate(p.b) > 0.5)]
+            for p in pairs if (p.a.rate > 0.5) != (p.b.rate > 0.5)]
     return sorted(rows, key=lambda r: (-abs(r["accuracy_b"] - r["accuracy_a"]), r["task"], r["problem_id"]))
 
 

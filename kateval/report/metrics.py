@@ -45,7 +45,8 @@ def mean_over_problems(per_problem: Sequence[float] | np.ndarray, resamples: int
 def accuracy_estimate(correct: Sequence[int] | np.ndarray, samples: Sequence[int] | np.ndarray,
                       resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED,
                       level: float = 0.95) -> Estimate:
-    """Accuracy from per-problem counts: the mean over problems of correct_i / samples_i, with its CI."""
+    """Accuracy from per-problem counts: the mean over problems of correct_i / samples_i, with its CI. An adaptive
+    run passes weighted sums instead (weighted_i / weight_i, see `weighted_sampling_interval`)."""
     return mean_over_problems(per_problem_rates(correct, samples), resamples, seed, level)
 
 
@@ -65,13 +66,24 @@ def sampling_interval(correct: Sequence[int] | np.ndarray, samples: Sequence[int
     It answers "how exactly do the samples pin down the accuracy on THESE problems", which more samples shrink. The
     bootstrap interval of `accuracy_estimate` answers "how would it vary over other problems of the kind": it is
     floored by the spread of per-problem rates, and no number of samples shrinks it."""
-    samples = np.asarray(samples, dtype=float)
-    if samples.size == 0:
+    return weighted_sampling_interval(correct, samples, correct, samples, samples, level)
+
+
+def weighted_sampling_interval(correct: Sequence[int] | np.ndarray, samples: Sequence[int] | np.ndarray,
+                               weighted: Sequence[float] | np.ndarray, weight: Sequence[float] | np.ndarray,
+                               weight_sq: Sequence[float] | np.ndarray, level: float = 0.95) -> Estimate:
+    """`sampling_interval` for per-problem WEIGHTED means (adaptive runs): problem i's estimate is weighted_i /
+    weight_i (sum over its samples of u_j x_j, and of u_j), its variance v_i / k_i with v_i from `problem_variances`
+    on its counts and k_i = weight_i^2 / weight_sq_i its effective number of samples (Kish: n for equal weights, so
+    weights all 1 give `sampling_interval`). Why weights: kateval.adaptive_plan."""
+    weight = np.asarray(weight, dtype=float)
+    if weight.size == 0:
         return Estimate(None, None, 0)
-    value = problem_mean(per_problem_rates(correct, samples))
-    variance = float((problem_variances(correct, samples) / samples).sum()) / samples.size ** 2
+    value = problem_mean(per_problem_rates(weighted, weight))
+    spread = np.asarray(weight_sq, dtype=float) / weight ** 2
+    variance = float((problem_variances(correct, samples) * spread).sum()) / weight.size ** 2
     half = normal_quantile(level) * math.sqrt(variance)
-    return Estimate(value, [value - half, value + half], int(samples.size))
+    return Estimate(value, [value - half, value + half], int(weight.size))
 
 
 def normal_quantile(level: float) -> float:
@@ -85,15 +97,18 @@ def per_problem_rates(correct: Sequence[int] | np.ndarray, samples: Sequence[int
     return np.asarray(correct, dtype=float) / np.asarray(samples, dtype=float)
 
 
-def problem_weighted_mean(values: np.ndarray, problem_index: np.ndarray) -> float | None:
+def problem_weighted_mean(values: np.ndarray, problem_index: np.ndarray,
+                          sample_weights: np.ndarray | None = None) -> float | None:
     """Mean over problems of the per-problem mean of a per-sample quantity (`problem_index[i]`: the problem of
-    sample i, 0..P-1): a per-sample rate weighted like accuracy."""
+    sample i, 0..P-1): a per-sample rate weighted like accuracy. `sample_weights`: each sample's weight within its
+    problem (an adaptive run's, see `weighted_sampling_interval`); None: all alike."""
     if values.size == 0:
         return None
-    counts = np.bincount(problem_index)
-    present = counts > 0
-    sums = np.bincount(problem_index, weights=values.astype(float), minlength=counts.size)
-    return problem_mean(sums[present] / counts[present])
+    weights = np.ones(values.size) if sample_weights is None else np.asarray(sample_weights, dtype=float)
+    totals = np.bincount(problem_index, weights=weights)
+    present = totals > 0
+    sums = np.bincount(problem_index, weights=values.astype(float) * weights, minlength=totals.size)
+    return problem_mean(sums[present] / totals[present])
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -202,14 +217,16 @@ def budget_grid(tokens: np.ndarray, correct: np.ndarray, max_tokens: int | None 
 
 
 def budget_curve(tokens: np.ndarray, correct: np.ndarray, budgets: Iterable[int],
-                 problem_index: np.ndarray | None = None) -> dict[str, float]:
+                 problem_index: np.ndarray | None = None, sample_weights: np.ndarray | None = None) -> dict[str, float]:
     """Accuracy when every sample longer than B tokens counts as wrong, for each budget B; weighted like accuracy
-    (mean over problems) when `problem_index` gives each sample's problem, so the last budget meets the accuracy."""
+    (mean over problems, `sample_weights` within them) when `problem_index` gives each sample's problem, so the
+    last budget meets the accuracy."""
     if not tokens.size:
         return {}
     if problem_index is not None:
         solved = correct.astype(bool)
-        return {str(b): problem_weighted_mean(solved & (tokens <= b), problem_index) for b in budgets}
+        return {str(b): problem_weighted_mean(solved & (tokens <= b), problem_index, sample_weights)
+                for b in budgets}
     solved_lengths = np.sort(tokens[correct.astype(bool)])
     return {str(b): float(np.searchsorted(solved_lengths, b, side="right") / tokens.size) for b in budgets}
 

@@ -41,7 +41,8 @@ def _accuracy_table(summary: dict[str, Any]) -> Table:
     return Table("Accuracy", ["task", "problems", "n", "accuracy (avg@n)", "95% CI", *(f"pass@{k}" for k in ks),
                               "maj@n", "think rate", "acc. think on", "acc. think off"], rows,
                  "accuracy: the mean over problems of each problem's share of correct samples (every problem weighs "
-                 "the same, whatever its number of samples; pass@1 is the same number). CI: bootstrap over problems "
+                 "the same, whatever its number of samples; pass@1 is the same number; in an adaptive run the share "
+                 "is weighted by round, see the note). CI: bootstrap over problems "
                  "(1000 resamples, seed 0). pass@k: unbiased estimator. maj@n: majority vote over the normalized "
                  "final answers (322, 322. and 0322 are one answer), for tasks graded by final answer; a tie scores "
                  "the share of correct answers among the tied ones, samples without an answer do not vote. "

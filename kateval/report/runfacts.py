@@ -36,11 +36,17 @@ class RunFacts:
                   f"max {settings.get('max_n')} per problem",
                   f"token budget {settings['token_budget']:,}" if settings.get("token_budget") else ""]
         widths = ", ".join(f"{task} +-{100 * width:.1f} pts" for task, width in rounds[-1].get("half_width", {}).items())
+        estimator = ("accuracy is the mean over problems of each problem's WEIGHTED mean: a round's samples weigh "
+                     "what the plan fixed before their outcomes, which keeps it unbiased (a plain mean leans toward "
+                     "0 and 1 when sample counts follow the outcomes); pass@k beyond 1 is left out for that reason"
+                     if settings.get("schedule") else
+                     "accuracy is the plain mean of each problem's mean (a run made before round weights existed: "
+                     "it may lean toward 0 and 1)")
         return (f"adaptive sampling ({', '.join(x for x in limits if x)}): problems got different numbers of samples "
-                f"(n below), in {len(rounds)} round(s), stopped on {settings.get('stopped') or 'not yet'}; accuracy "
-                "is still the mean over problems of each problem's mean. The target is on the sampling uncertainty "
-                f"of the accuracy on these problems (95% half-width now: {widths or '-'}); the CI in the table is "
-                "the bootstrap over problems, which more samples cannot shrink.")
+                f"(n below), in {len(rounds)} round(s), stopped on {settings.get('stopped') or 'not yet'}; "
+                f"{estimator}. The target is on the sampling uncertainty of the accuracy on these problems (95% "
+                f"half-width now: {widths or '-'}); the CI in the table is the bootstrap over problems, which more "
+                "samples cannot shrink.")
 
     def window(self) -> str:
         """The data each task drew from (year, release, date window...): its short scalar parameters (prompt

@@ -38,17 +38,19 @@ def task_summary(agg: TaskAggregate, max_tokens: int | None = None, majority: bo
     problems = list(agg.problems.values())
     samples = np.array([p.samples for p in problems])
     solved = np.array([p.correct for p in problems])
+    weighted, weight, weight_sq = (np.array([getattr(p, key) for p in problems])
+                                   for key in ("weighted", "weight", "weight_sq"))
     known = a["completion_tokens"] >= 0
     n = int(samples.min())
-    accuracy = metrics.accuracy_estimate(solved, samples)
+    accuracy = metrics.accuracy_estimate(weighted, weight)   # the plain mean of means unless rounds were weighted
     return {
         "problems": len(problems),
         "samples": agg.samples,
         "samples_per_problem": n if samples.max() == n else sorted(set(samples.tolist())),
         "accuracy": accuracy.value,
         "accuracy_ci95": accuracy.interval,
-        "sampling_ci95": metrics.sampling_interval(solved, samples).interval,   # these problems held fixed
-        "pass_at_k": {str(k): metrics.mean_pass_at_k(samples, solved, k) for k in metrics.pass_ks(n)},
+        "sampling_ci95": metrics.weighted_sampling_interval(solved, samples, weighted, weight, weight_sq).interval,
+        "pass_at_k": _pass_at_k(samples, solved, accuracy.value, np.allclose(weight ** 2, weight_sq * samples)),
         "maj_at_n": _majority(agg) if majority and set(agg.statuses) <= ANSWER_STATUSES else None,
         "think_rate": float((a["mode"] == 0).mean()),
         "accuracy_think_on": _mean_where(a["correct"], a["mode"] == 0),
@@ -61,7 +63,7 @@ def task_summary(agg: TaskAggregate, max_tokens: int | None = None, majority: bo
         "tokens_per_correct": _tokens_per_correct(a, known),
         "truncation_rate": float(a["truncated"].mean()),
         "accuracy_lost_to_truncation": metrics.problem_weighted_mean(a["truncated"] & ~a["correct"],
-                                                                     a["problem_index"]),
+                                                                     a["problem_index"], a["weight"]),
         "well_formed_rate": agg.well_formed / agg.samples,
         "think_budget_hit_rate": agg.budget_hits / agg.samples,
         "status_counts": dict(agg.statuses.most_common()),
@@ -70,6 +72,13 @@ def task_summary(agg: TaskAggregate, max_tokens: int | None = None, majority: bo
         "accuracy_under_budget": _budget(a, known, max_tokens),
         "token_histogram": _histogram(a, known),
     }
+
+
+def _pass_at_k(samples: np.ndarray, solved: np.ndarray, accuracy: float, alike: bool) -> dict[str, float]:
+    """pass@1 is the accuracy; pass@k for k > 1 (unbiased per problem given its n) only when every sample of a
+    problem weighs alike: an adaptive run's sample counts depend on the outcomes, which biases it."""
+    ks = metrics.pass_ks(int(samples.min())) if alike else [1]
+    return {str(k): accuracy if k == 1 else metrics.mean_pass_at_k(samples, solved, k) for k in ks}
 
 
 def _mean_where(values: np.ndarray, mask: np.ndarray) -> float | None:
@@ -119,7 +128,7 @@ def _by_difficulty(agg: TaskAggregate) -> dict[str, dict[str, Any]]:
     for level in sorted(groups, key=metrics.difficulty_order):
         group = groups[level]
         samples = sum(p.samples for p in group)
-        accuracy = metrics.accuracy_estimate([p.correct for p in group], [p.samples for p in group])
+        accuracy = metrics.accuracy_estimate([p.weighted for p in group], [p.weight for p in group])
         out[level] = {"problems": len(group), "samples": samples, "accuracy": accuracy.value,
                       "accuracy_ci95": accuracy.interval,
                       "think_rate": sum(p.think_on for p in group) / samples,
@@ -132,7 +141,7 @@ def _budget(a: dict[str, np.ndarray], known: np.ndarray, max_tokens: int | None)
     """Over the samples with a known length (all of them unless the source gave text only)."""
     tokens, correct = a["completion_tokens"][known], a["correct"][known]
     return metrics.budget_curve(tokens, correct, metrics.budget_grid(tokens, correct, max_tokens),
-                                a["problem_index"][known])
+                                a["problem_index"][known], a["weight"][known])
 
 
 def _histogram(a: dict[str, np.ndarray], known: np.ndarray) -> dict[str, list] | None:
