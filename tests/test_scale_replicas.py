@@ -7,6 +7,7 @@ import os
 
 import pytest
 from scale_helpers import alive
+from test_adaptive import adaptive_args, replay_file  # noqa: F401 (a fixture: replayed samples of known rates)
 
 from kateval import cli
 from kateval.backends.base import BackendConfig
@@ -151,3 +152,15 @@ def test_replicas_of_a_backend_with_options_of_its_own(tmp_path, data_dir):
                      "--data-parallel-size", "2"]) == 0
     statuses = [json.loads(line)["status"] for line in (replayed / "samples.jsonl").read_text().splitlines()]
     assert len(statuses) == 8 and set(statuses) == {"correct"}
+
+
+def test_adaptive_rounds_on_replicas_equal_one_engines(tmp_path, replay_file, data_dir):  # noqa: F811
+    """The adaptive driver calls generate() once per round: the same replicas serve every round."""
+    one, dp = tmp_path / "one", tmp_path / "dp"
+    assert cli.main(adaptive_args(one, replay_file, data_dir)) == 0
+    assert cli.main(adaptive_args(dp, replay_file, data_dir, "--data-parallel-size", "2",
+                                  "--replica-capacity", "3")) == 0
+    lines = [sorted((d / "samples.jsonl").read_text().splitlines()) for d in (one, dp)]
+    assert lines[0] == lines[1]
+    plans = [read_run_meta(d)["adaptive"] for d in (one, dp)]
+    assert len(plans[0]["rounds"]) >= 2 and plans[0]["schedule"] == plans[1]["schedule"]
