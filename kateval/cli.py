@@ -43,6 +43,7 @@ COMMANDS = {
     "export": "write a run in another tool's output layout (lm-eval results and samples)",
     "sweep": "accuracy against tokens over think modes and thinking budgets (one engine queue)",
     "frontier": "the accuracy-vs-tokens frontier of a sweep, or several checkpoints' overlaid",
+    "merge": "join shard run directories (kateval run --shard I/K) into one run",
 }
 
 

@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any, Self
 
 from kateval import __version__, runinfo
-from kateval.backends import make_backend
 from kateval.backends.base import Backend, BackendConfig
 from kateval.grading import grade_completions
 from kateval.progress import progress_bar
+from kateval.scale import make_run_backend, make_run_executor
+from kateval.scale.shard import Shard, in_shard
 from kateval.store import RunStore, SampleKey, read_run_meta
 from kateval.tasks import LoadedTask, load_task, time_limits
 from kateval.types import Completion, ExecLimits, Executor, KatevalError, Problem, Request, SamplingConfig
@@ -44,11 +45,15 @@ class RunConfig:
     workers: int | None = None
     exec_limits: ExecLimits = field(default_factory=ExecLimits)
     show_progress: bool = True
+    shard: Shard | None = None          # --shard I/K: only this shard's problems
+    ray_address: str | None = None      # --ray-address: replicas and sandbox workers on a Ray cluster
 
     def identity(self) -> dict[str, Any]:
         """What must be equal for a run directory to be resumed."""
-        volatile = {"base_url", "api_key", "concurrency"}  # how to reach the model, not what it computes
+        # How to reach the model or how many engines share the work, not what it computes.
+        volatile = {"base_url", "api_key", "concurrency", "data_parallel_size", "replica_capacity"}
         return {
+            **({"shard": str(self.shard)} if self.shard else {}),
             "tasks": list(self.tasks), "limit": self.limit, "backend": self.backend.name,
             "model": self.backend.model, "profile": self.backend.profile, "mode": self.backend.mode,
             "prompt_style": self.backend.prompt_style, "sampling": self.sampling.as_dict(),
@@ -74,6 +79,9 @@ def open_run(config: RunConfig, tasks: list[LoadedTask], identity: dict[str, Any
     """Create or resume config.out; returns the store and the keys of the samples it already holds.
     A driver adds what else must match on resume to `identity` and what it wants recorded to `meta`."""
     store = RunStore(config.out)
+    if config.shard:   # which problems this shard holds, so that `kateval merge` can name missing samples
+        meta["shard"] = {"index": config.shard.index, "count": config.shard.count, "problems": {
+            task.name: [problem.problem_id for problem in selected_problems(task, config)] for task in tasks}}
     done = store.open(identity or config.identity(), {
         "kateval_version": __version__, "git_commit": runinfo.git_commit(), "started": runinfo.now(),
         "machine": runinfo.machine(), "tasks": runinfo.task_facts(tasks, config.limit),
@@ -82,7 +90,9 @@ def open_run(config: RunConfig, tasks: list[LoadedTask], identity: dict[str, Any
 
 
 def selected_problems(task: LoadedTask, config: RunConfig) -> tuple[Problem, ...]:
-    return task.selected[: config.limit]
+    """The problems a run of `config` covers: the first `limit` of the task's selection (of its shard, if any)."""
+    problems = task.selected[: config.limit]
+    return in_shard(task.name, problems, config.shard) if config.shard else problems
 
 
 def build_requests(tasks: list[LoadedTask], config: RunConfig, done: set[SampleKey], wanted: Wanted | None = None,
@@ -122,9 +132,10 @@ class Stages:
     `close`, so rounds and cells share one model load and one engine queue per call."""
 
     def __init__(self, tasks: Sequence[LoadedTask], backend: BackendConfig, workers: int | None = None,
-                 exec_limits: ExecLimits | None = None, show_progress: bool = True):
+                 exec_limits: ExecLimits | None = None, show_progress: bool = True, ray_address: str | None = None):
         self._tasks = {task.name: task for task in tasks}
         self._backend_config = backend
+        self._ray_address = ray_address
         self._workers = workers
         self._exec_limits = exec_limits or ExecLimits()
         self._show_progress = show_progress
@@ -133,7 +144,8 @@ class Stages:
 
     @classmethod
     def for_run(cls, tasks: Sequence[LoadedTask], config: RunConfig) -> Stages:
-        return cls(tasks, config.backend, config.workers, config.exec_limits, config.show_progress)
+        return cls(tasks, config.backend, config.workers, config.exec_limits, config.show_progress,
+                   config.ray_address)
 
     def __enter__(self) -> Self:
         return self
@@ -143,11 +155,11 @@ class Stages:
 
     def load(self) -> Self:
         if self._backend is None:
+            # One engine here, or replicas and sandbox workers spread out (kateval.scale).
             if any(task.adapter.needs_executor for task in self._tasks.values()):
-                from kateval.sandbox import make_executor
-
-                self._executor = make_executor(workers=self._workers, limits=self._exec_limits)
-            self._backend = make_backend(self._backend_config)
+                self._executor = make_run_executor(self._backend_config, self._workers, self._exec_limits,
+                                                   self._ray_address)
+            self._backend = make_run_backend(self._backend_config, self._ray_address)
         return self
 
     def facts(self, recorded: dict[str, Any] | None = None) -> dict[str, Any]:

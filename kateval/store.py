@@ -32,6 +32,11 @@ def record_key(record: dict[str, Any]) -> SampleKey:
 
 def iter_records(run_dir: Path) -> Iterator[dict[str, Any]]:
     """Stream the complete records of a run (a torn or corrupt line is skipped with a warning)."""
+    return (record for _, record in iter_record_lines(run_dir))
+
+
+def iter_record_lines(run_dir: Path) -> Iterator[tuple[bytes, dict[str, Any]]]:
+    """Each complete record with the exact line that stores it (to copy records without re-encoding them)."""
     path = Path(run_dir) / SAMPLES
     if not path.exists():
         raise KatevalError(f"{run_dir}: no {SAMPLES} (is this a kateval run directory?)")
@@ -40,7 +45,7 @@ def iter_records(run_dir: Path) -> Iterator[dict[str, Any]]:
             if not raw.endswith(b"\n"):
                 break  # torn last line of a killed run
             try:
-                yield _loads(raw)
+                yield raw, _loads(raw)
             except ValueError:   # JSONDecodeError and UnicodeDecodeError are ValueErrors
                 print(f"kateval: warning: {path}:{number} is not a valid record; skipped", file=sys.stderr)
 

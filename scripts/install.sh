@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
 # Sets up the virtual environment and, when run as root, the system packages kateval needs:
 # bubblewrap (the code sandbox), Debian's python3 with numpy (the sandboxed interpreter), chromium and
-# chromium-driver (the tests that drive report.html's sample browser headless through selenium).
+# chromium-driver (the tests that drive report.html's sample browser headless through selenium) and iproute2 (the
+# Ray test's cluster in a network namespace).
 set -euo pipefail
 venv=${1:-.venv}
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   missing=()
-  for pkg in bubblewrap python3-numpy chromium chromium-driver; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  for pkg in bubblewrap python3-numpy chromium chromium-driver iproute2; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
   if [ ${#missing[@]} -gt 0 ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
   fi
 else
-  echo "install.sh: not root; install bubblewrap and python3-numpy (code-sandbox isolation) and chromium + chromium-driver (browser tests) yourself" >&2
+  echo "install.sh: not root; install bubblewrap and python3-numpy (code-sandbox isolation), chromium + chromium-driver (browser tests) and iproute2 (Ray test) yourself" >&2
 fi
 
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"

@@ -23,6 +23,7 @@ class BackendConfig:
 class Backend(ABC):
     def __init__(self, config: BackendConfig):
         self.config = config
+        self._submitted: list[tuple[list[Request], SamplingConfig]] = []
 
     @abstractmethod
     def generate(self, requests: Sequence[Request], sampling: SamplingConfig) -> Iterator[list[Completion]]:
@@ -39,6 +40,30 @@ class Backend(ABC):
     def default_budget(self) -> int | None:
         value = self.config.options.get("thinking_budget")
         return None if value is None else int(value)
+
+    # Incremental use: a replica (kateval.scale) takes new requests while earlier ones are still generating.
+    # These defaults run generate() over what was submitted; an engine with a queue of its own (vLLM)
+    # overrides them so that new requests join the running batch.
+    def submit(self, requests: Sequence[Request], sampling: SamplingConfig) -> None:
+        """Queue requests behind those already submitted."""
+        self._submitted.append((list(requests), sampling))
+
+    def poll(self) -> list[Completion]:
+        """Advance generation; the completions that finished since the last poll (possibly none)."""
+        submitted, self._submitted = self._submitted, []
+        return [c for requests, sampling in submitted for batch in self.generate(requests, sampling) for c in batch]
+
+    def pending(self) -> int:
+        """Samples submitted and not yet returned by poll()."""
+        return sum(len(r.sample_indices) for requests, _ in self._submitted for r in requests)
+
+    def cancel(self) -> None:
+        """Drop everything submitted and not yet returned."""
+        self._submitted = []
+
+    def capacity(self) -> int | None:
+        """Sequences the engine generates at once (None: no known limit); a replica is kept about this full."""
+        return None
 
     def decoder(self) -> TokenDecoder | None:
         """What decodes this backend's token ids (None when it has no ids)."""
@@ -60,6 +85,7 @@ OPTION_TYPES: dict[str, Callable[[Any], Any]] = {
     "thinking_budget": int, "system_prompt": str, "grammar": str, "tokenizer": str, "flush_s": float,
     "chat_template_kwargs": lambda v: v if isinstance(v, dict) else json.loads(v),
     "base_url": str, "api_key": str, "concurrency": int, "max_retries": int, "timeout": float,
+    "distributed_executor_backend": str, "replica_capacity": int,
 }
 GRAMMARS = ("autothink",)
 

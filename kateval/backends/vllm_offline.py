@@ -7,6 +7,7 @@ resumed run that misses only some samples asks for each of them alone (n=1, seed
 from __future__ import annotations
 
 import gc
+import itertools
 import os
 import time
 from collections.abc import Iterator, Sequence
@@ -65,6 +66,8 @@ class VLLMBackend(Backend):
         # Token ids of the thought markers, to tell from a sample's ids whether a thinking budget ended its thought.
         self._markers = tuple(self._hf.encode(m, add_special_tokens=False) for m in self.profile.reasoning or ())
         self._stop_ids = {i for i in (self._hf.eos_token_id, *self._generation_eos()) if i is not None}
+        self._pending: dict[str, _Pending] = {}   # engine request id -> what it answers
+        self._request_ids = itertools.count()
         self._stats = {"generate_s": 0.0, "generated_samples": 0, "generated_tokens": 0, "prompt_tokens": 0, "cached_prompt_tokens": 0}
 
     # ------------------------------------------------------------------ loading
@@ -84,7 +87,7 @@ class VLLMBackend(Backend):
         kwargs: dict[str, Any] = {"model": self.config.model, "tokenizer": o.get("tokenizer") or self.config.model,
                                   "seed": 0, "use_tqdm_on_load": library_info_wanted()}
         for key in ("tensor_parallel_size", "data_parallel_size", "max_model_len", "gpu_memory_utilization",
-                    "dtype", "enable_prefix_caching", "enforce_eager"):
+                    "dtype", "enable_prefix_caching", "enforce_eager", "distributed_executor_backend"):
             if key in o:
                 kwargs[key] = o[key]
         if self._on_cpu:
@@ -142,30 +145,26 @@ class VLLMBackend(Backend):
         return autothink_grammar(self._hf.convert_tokens_to_ids, mode)
 
     def generate(self, requests: Sequence[Request], sampling: SamplingConfig) -> Iterator[list[Completion]]:
-        engine = self._llm.llm_engine
-        pending = self._enqueue(requests, sampling)
+        self.submit(requests, sampling)
         flush_s = self.options.get("flush_s", 1.0)
         started = last_flush = time.monotonic()
         batch: list[Completion] = []
         try:
-            while engine.has_unfinished_requests():
-                for output in engine.step():
-                    if output.finished:
-                        batch.extend(self._completions(pending.pop(output.request_id), output))
-                if batch and (time.monotonic() - last_flush >= flush_s or not engine.has_unfinished_requests()):
-                    self._stats["generate_s"] += time.monotonic() - last_flush
+            while self._pending:
+                batch.extend(self.poll())
+                if batch and (time.monotonic() - last_flush >= flush_s or not self._pending):
                     yield batch
                     batch, last_flush = [], time.monotonic()
         finally:
-            if pending:  # the consumer stopped early: free the engine for the next call
-                engine.abort_request(list(pending))
+            self.cancel()  # the consumer stopped early: free the engine for the next call
             self._stats["wall_s"] = round(time.monotonic() - started, 3)
 
-    def _enqueue(self, requests: Sequence[Request], sampling: SamplingConfig) -> dict[str, _Pending]:
+    # ------------------------------------------------------------------ incremental use (see Backend.submit)
+    def submit(self, requests: Sequence[Request], sampling: SamplingConfig) -> None:
+        """Add requests to the running engine: they join the batch at its next step."""
         from vllm.inputs import TokensPrompt
 
         engine = self._llm.llm_engine
-        pending: dict[str, _Pending] = {}
         for request in requests:
             rendered = self.render(request)
             prompt_ids = self._hf.encode(rendered.text, add_special_tokens=not rendered.chat)
@@ -173,13 +172,35 @@ class VLLMBackend(Backend):
             for indices in sample_groups(request, sampling.n):
                 seed = request.seed + (0 if len(indices) == sampling.n else indices[0])
                 params = self.sampling_params(sampling, len(indices), seed, mode, budget)
-                request_id = f"kateval-{len(pending)}"
+                request_id = f"kateval-{next(self._request_ids)}"
                 # token ids through the engine's renderer: vLLM's supported input (a raw prompt dict is deprecated)
                 (engine_input,) = engine.renderer.render_cmpl([TokensPrompt(prompt_token_ids=prompt_ids)])
                 engine.add_request(request_id, engine_input, params)
-                pending[request_id] = _Pending(request, rendered.prefix, indices, mode, budget,
-                                               tuple(prompt_ids) if budget is not None else ())
-        return pending
+                self._pending[request_id] = _Pending(request, rendered.prefix, indices, mode, budget,
+                                                     tuple(prompt_ids) if budget is not None else ())
+
+    def poll(self) -> list[Completion]:
+        """One engine step; the completions it finished."""
+        if not self._pending:
+            return []
+        started = time.monotonic()
+        finished: list[Completion] = []
+        for output in self._llm.llm_engine.step():
+            if output.finished:
+                finished.extend(self._completions(self._pending.pop(output.request_id), output))
+        self._stats["generate_s"] += time.monotonic() - started
+        return finished
+
+    def pending(self) -> int:
+        return sum(len(job.sample_indices) for job in self._pending.values())
+
+    def cancel(self) -> None:
+        if self._pending:
+            self._llm.llm_engine.abort_request(list(self._pending))
+            self._pending.clear()
+
+    def capacity(self) -> int | None:
+        return self._llm.llm_engine.vllm_config.scheduler_config.max_num_seqs
 
     def _completions(self, job: _Pending, output) -> list[Completion]:
         completions = []

@@ -13,6 +13,7 @@ from kateval.backends.base import BackendConfig
 from kateval.commands.common import add_data_args, add_exec_args, add_progress_arg, exec_limits
 from kateval.pipeline import RunConfig, run_evaluation
 from kateval.report.summary import write_summary
+from kateval.scale.shard import parse_shard
 from kateval.tasks import parse_task_list
 from kateval.types import KatevalError, SamplingConfig
 
@@ -55,7 +56,6 @@ def add_generation_arguments(parser: argparse.ArgumentParser) -> None:
     sampling.add_argument("--stop", action="append", default=[], help="stop string (repeatable)")
     engine = parser.add_argument_group("vllm and openai backends")
     engine.add_argument("--tensor-parallel-size", type=int, help="GPUs per model replica")
-    engine.add_argument("--data-parallel-size", type=int, help="model replicas")
     engine.add_argument("--max-model-len", type=int, help="context length (prompt + output)")
     engine.add_argument("--gpu-memory-utilization", type=float, help="fraction of GPU memory vLLM may use")
     engine.add_argument("--dtype", help="weights dtype: auto | bfloat16 | float16 | float32")
@@ -66,6 +66,15 @@ def add_generation_arguments(parser: argparse.ArgumentParser) -> None:
     engine.add_argument("--grammar", choices=["autothink"], help="structured output (the tiny default model)")
     engine.add_argument("--base-url", help="openai backend: server URL, e.g. http://127.0.0.1:8000/v1")
     engine.add_argument("--concurrency", type=int, help="openai backend: requests in flight")
+    scale = parser.add_argument_group("scaling out (README: Scaling out)")
+    scale.add_argument("--data-parallel-size", type=int,
+                       help="model replicas, each --tensor-parallel-size GPUs wide, sharing one queue of requests")
+    scale.add_argument("--replica-capacity", type=int,
+                       help="samples in flight per replica (default: what its engine batches, vLLM max_num_seqs)")
+    scale.add_argument("--ray-address", help="run replicas and sandbox workers on this Ray cluster ('auto': the "
+                                             "one RAY_ADDRESS or `ray start` on this machine names)")
+    scale.add_argument("--shard", metavar="I/K",
+                       help="only the I-th of K disjoint shards of the problems (1 <= I <= K); join with kateval merge")
     add_data_args(parser)
     add_exec_args(parser)
 
@@ -89,9 +98,9 @@ def adaptive_settings(args: argparse.Namespace) -> AdaptiveSettings | None:
                             **({"max_n": max_n} if max_n is not None else {}))
 
 
-ENGINE_FLAGS = ("tensor_parallel_size", "data_parallel_size", "max_model_len", "gpu_memory_utilization", "dtype",
-                "enable_prefix_caching", "thinking_budget", "system_prompt", "chat_template_kwargs", "grammar",
-                "base_url", "concurrency")
+ENGINE_FLAGS = ("tensor_parallel_size", "data_parallel_size", "replica_capacity", "max_model_len",
+                "gpu_memory_utilization", "dtype", "enable_prefix_caching", "thinking_budget", "system_prompt",
+                "chat_template_kwargs", "grammar", "base_url", "concurrency")
 
 
 def backend_options(args: argparse.Namespace) -> dict[str, str]:
@@ -124,7 +133,8 @@ def run_config(args: argparse.Namespace, out: Path | None = None) -> RunConfig:
         sampling=SamplingConfig(n=args.n, temperature=args.temperature, top_p=args.top_p, top_k=args.top_k,
                                 min_p=args.min_p, max_tokens=args.max_tokens, seed=args.seed, stop=tuple(args.stop)),
         out=out, limit=args.limit, data_dir=args.data_dir, workers=args.workers, exec_limits=exec_limits(args),
-        show_progress=not args.no_progress)
+        show_progress=not args.no_progress, shard=parse_shard(args.shard) if args.shard else None,
+        ray_address=args.ray_address)
 
 
 def execute(args: argparse.Namespace) -> Path:
