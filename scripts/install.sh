@@ -29,8 +29,9 @@ if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi >/dev/null 2>&1; then vll
 "$venv/bin/python" -m pip install -q -e '.[test]'
 # evalplus (PyPI) for the differential test only, without its model clients (google-generativeai, anthropic, openai):
 # installed with them it would move protobuf under vLLM. These are the modules its evaluation imports.
-"$venv/bin/python" -m pip install -q --no-deps evalplus==0.3.1
+# (its modules first: pip checks requirements only when it resolves them, so evalplus last prints no conflict)
 "$venv/bin/python" -m pip install -q wget tempdir appdirs termcolor multipledispatch 'tree-sitter>=0.22' tree-sitter-python
+"$venv/bin/python" -m pip install -q --no-deps evalplus==0.3.1
 if [ "$vllm_pkg" != vllm ]; then
   "$venv/bin/python" -m pip uninstall -y -q torchvision torchaudio torchcodec 2>/dev/null || true
 fi
