@@ -201,9 +201,13 @@ def _stopped(reasons: list[str | None]) -> str:
 
 def run_adaptive(config: RunConfig, settings: AdaptiveSettings) -> Path:
     tasks = load_tasks(config)
-    store, done = open_run(config, tasks, identity={**config.identity(), "adaptive": settings.as_dict()})
     keys = [(task.name, problem.problem_id) for task in tasks for problem in selected_problems(task, config)]
-    rounds = Rounds([task.name for task in tasks], keys, settings)
+    if not keys:
+        raise KatevalError("adaptive sampling: this run selects no problems (see --limit and --shard)")
+    # A task none of whose problems this run holds (a shard may hold none of a small task) has nothing to plan.
+    planned = list(dict.fromkeys(name for name, _ in keys))
+    store, done = open_run(config, tasks, identity={**config.identity(), "adaptive": settings.as_dict()})
+    rounds = Rounds(planned, keys, settings)
     with Stages.for_run(tasks, config) as stages:
         loaded, more = False, True
         while more:
