@@ -17,7 +17,7 @@ again, re-derives every round from the records of the rounds before it and ends 
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -239,5 +239,4 @@ def _next_state(problems: Problems | None, plan: RoundPlan | None, this_round: T
     if problems is None or plan is None:
         return Problems(task, so_far.samples.copy(), so_far.correct.copy(), costs,
                         alpha ** 2 / settings.initial_n, 1.0 - alpha)
-    moved = after_round(problems, plan, this_round.correct)
-    return Problems(moved.task, moved.samples, moved.correct, costs, moved.spread, moved.remaining)
+    return replace(after_round(problems, plan, this_round.correct), cost=costs)
