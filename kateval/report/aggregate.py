@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from kateval.progress import progress_bar
-from kateval.store import iter_records
+from kateval.store import RUN_META, iter_records, read_run_meta
 
 MODES = ("on", "off", "none")
 MODE_INDEX = {mode: index for index, mode in enumerate(MODES)}
@@ -156,12 +156,16 @@ def merge(aggregates: dict[str, TaskAggregate]) -> TaskAggregate:
     return total
 
 
-def collect(run_dir: Path, show_progress: bool = False,
-            schedules: dict[str, dict[str, list[list[float]]]] | None = None) -> dict[str, TaskAggregate]:
-    """Each task's aggregate of the stored records. `schedules`: an adaptive run's round weights (RunFacts.schedules,
-    which the caller has read with run.json already); None: every sample weighs the same."""
+def adaptive_schedules(run_dir: Path) -> dict[str, dict[str, list[list[float]]]]:
+    """{task: {problem_id: [[end, weight], ...]}} of an adaptive run; {} for any other run (or no run.json)."""
+    if not (Path(run_dir) / RUN_META).exists():
+        return {}
+    return (read_run_meta(run_dir).get("adaptive") or {}).get("schedule") or {}
+
+
+def collect(run_dir: Path, show_progress: bool = False) -> dict[str, TaskAggregate]:
     tasks: dict[str, TaskAggregate] = {}
-    schedules = schedules or {}
+    schedules = adaptive_schedules(run_dir)
     count = 0
     with progress_bar(None, "records", enabled=show_progress) as bar:
         for count, record in enumerate(iter_records(run_dir), start=1):

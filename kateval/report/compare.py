@@ -122,7 +122,7 @@ def _pairs(agg_a: dict[str, TaskAggregate], agg_b: dict[str, TaskAggregate]) -> 
 
 def compare_runs(run_a: Path, run_b: Path, force: bool = False, show_progress: bool = False) -> dict[str, Any]:
     facts_a, facts_b = run_facts(run_a), run_facts(run_b)
-    agg_a, agg_b = collect(run_a, show_progress, facts_a.schedules), collect(run_b, show_progress, facts_b.schedules)
+    agg_a, agg_b = collect(run_a, show_progress), collect(run_b, show_progress)
     diffs = differences(facts_a, facts_b, _n(agg_a), _n(agg_b))
     if diffs and not force:
         raise KatevalError(f"the runs differ in {', '.join(d.split(':')[0] for d in diffs)}; "

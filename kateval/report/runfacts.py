@@ -30,11 +30,6 @@ class RunFacts:
                  if task["flags"].get("public_tests_only") or task["params"].get("public_tests_only")]
         return notes + ([self.adaptive_note()] if self.adaptive else [])
 
-    @property
-    def schedules(self) -> dict[str, dict[str, list[list[float]]]]:
-        """{task: {problem_id: [[end, weight], ...]}}: an adaptive run's round weights; {} for any other run."""
-        return (self.adaptive or {}).get("schedule") or {}
-
     def adaptive_note(self) -> str:
         settings, rounds = self.adaptive or {}, (self.adaptive or {}).get("rounds") or [{}]
         limits = [f"target +-{100 * settings['target_ci']:.1f} pts" if settings.get("target_ci") else "",
@@ -44,7 +39,7 @@ class RunFacts:
         estimator = ("accuracy is the mean over problems of each problem's WEIGHTED mean: a round's samples weigh "
                      "what the plan fixed before their outcomes, which keeps it unbiased (a plain mean leans toward "
                      "0 and 1 when sample counts follow the outcomes); pass@k beyond 1 is left out for that reason"
-                     if self.schedules else
+                     if settings.get("schedule") else
                      "accuracy is the plain mean of each problem's mean (a run made before round weights existed: "
                      "it may lean toward 0 and 1)")
         return (f"adaptive sampling ({', '.join(x for x in limits if x)}): problems got different numbers of samples "

@@ -21,7 +21,7 @@ ANSWER_STATUSES = frozenset({"correct", "wrong_answer", "no_answer", "truncated"
 
 def summarize(run_dir: Path, show_progress: bool = False) -> dict[str, Any]:
     facts = run_facts(run_dir)
-    aggregates = collect(run_dir, show_progress, facts.schedules)
+    aggregates = collect(run_dir, show_progress)
     max_tokens = (facts.sampling or {}).get("max_tokens")
     if not aggregates:
         raise KatevalError(f"{run_dir}: no samples stored yet; nothing to report")
