@@ -78,3 +78,12 @@ def thought_lengths(prompt_ids: Sequence[int], output_ids: Sequence[int], start_
 
 def budget_hit(lengths: Sequence[int], budget: int | None) -> bool:
     return budget is not None and any(length >= budget for length in lengths)
+
+
+def think_budget_hit(prompt_ids: Sequence[int] | None, output_ids: Sequence[int] | None,
+                     markers: Sequence[Sequence[int]], budget: int | None) -> bool | None:
+    """Whether the thinking budget ended a thought of this sample: None where no budget applies or the ids that
+    would tell are unknown (a server that did not return them). `markers`: the start and end markers' ids."""
+    if budget is None or prompt_ids is None or output_ids is None or len(markers) != 2:
+        return None
+    return budget_hit(thought_lengths(prompt_ids, output_ids, *markers), budget)

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
-from kateval.accounting import budget_hit, thought_lengths
+from kateval.accounting import think_budget_hit
 from kateval.backends.base import Backend, BackendConfig, sample_groups, typed_options
 from kateval.profiles import Profile, RenderedPrompt, chat_messages, get_profile, render_prompt
 from kateval.types import Completion, KatevalError, Prompt, Request, SamplingConfig, TokenDecoder
@@ -40,6 +40,9 @@ class OpenAIBackend(Backend):
         self.profile: Profile = get_profile(config.profile, template if isinstance(template, str) else None)
         self.profile.forcing(config.mode)
         self.profile.markers(self.options.get("thinking_budget"))
+        # the thought markers' ids, encoded once (none without a local tokenizer: budget hits are then unknown)
+        self._markers = tuple(self._tokenizer.encode(marker) for marker in self.profile.reasoning or ()) \
+            if self._tokenizer else ()
         self._stats = {"requests": 0, "retries": 0, "generated_tokens": 0, "generate_s": 0.0}
 
     def generate(self, requests: Sequence[Request], sampling: SamplingConfig) -> Iterator[list[Completion]]:
@@ -85,15 +88,8 @@ class OpenAIBackend(Backend):
                 prompt_tokens=len(prompt_ids) if prompt_ids is not None else usage.get("prompt_tokens"),
                 cached_prompt_tokens=cached,
                 completion_tokens=usage.get("completion_tokens") if len(indices) == 1 and ids is None else None,
-                requested_mode=mode, thinking_budget=budget, think_budget_hit=self._budget_hit(prompt_ids, ids, budget)))
+                requested_mode=mode, thinking_budget=budget, think_budget_hit=think_budget_hit(prompt_ids, ids, self._markers, budget)))
         return completions
-
-    def _budget_hit(self, prompt_ids: list[int] | None, ids: tuple[int, ...] | None, budget: int | None) -> bool | None:
-        """From the ids, where the server returned them (prompt and output) and the markers' ids are known."""
-        if budget is None or prompt_ids is None or ids is None or self._tokenizer is None:
-            return None
-        markers = [self._tokenizer.encode(marker) for marker in self.profile.reasoning or ()]
-        return budget_hit(thought_lengths(prompt_ids, ids, *markers), budget)
 
     def _render(self, request: Request, mode: str) -> RenderedPrompt:
         if self._tokenizer is None:

@@ -8,7 +8,7 @@ import hashlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from kateval.accounting import budget_hit, thought_lengths
+from kateval.accounting import think_budget_hit
 from kateval.backends.base import Backend
 from kateval.profiles import PROFILES
 from kateval.tokenizers import ByteTokenizer
@@ -65,7 +65,7 @@ class ReferenceBackend(Backend):
                 ids = ids[: sampling.max_tokens]
                 text, finish = self._tokenizer.decode(ids), "length"
             prompt_ids = self._tokenizer.encode(_prompt_text(request) + prefix)
-            hit = budget_hit(thought_lengths(prompt_ids, ids, *markers), budget) if budget is not None else None
+            hit = think_budget_hit(prompt_ids, ids, markers, budget)
             for index in request.sample_indices:
                 batch.append(Completion(request.task, request.problem_id, index, text, ids, finish,
                                         prefix=prefix, prompt_tokens=len(prompt_ids), requested_mode=mode,

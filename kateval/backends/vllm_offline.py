@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kateval.accounting import budget_hit, thought_lengths
+from kateval.accounting import think_budget_hit
 from kateval.backends.base import Backend, BackendConfig, sample_groups, typed_options
 from kateval.profiles import Profile, RenderedPrompt, get_profile, render_prompt, template_facts
 from kateval.quiet import library_info_wanted
@@ -217,13 +217,8 @@ class VLLMBackend(Backend):
                 text=self.text_of(ids), token_ids=ids, finish_reason=sample.finish_reason, prefix=job.prefix,
                 stop_reason=sample.stop_reason, prompt_tokens=prompt_tokens, cached_prompt_tokens=cached,
                 requested_mode=job.mode, thinking_budget=job.thinking_budget,
-                think_budget_hit=self._budget_hit(job, ids)))
+                think_budget_hit=think_budget_hit(job.prompt_ids, ids, self._markers, job.thinking_budget)))
         return completions
-
-    def _budget_hit(self, job: _Pending, ids: Sequence[int]) -> bool | None:
-        if job.thinking_budget is None:
-            return None
-        return budget_hit(thought_lengths(job.prompt_ids, ids, *self._markers), job.thinking_budget)
 
     def text_of(self, ids: Sequence[int]) -> str:
         """The decoded ids, special tokens kept, without a final end-of-sequence token."""
