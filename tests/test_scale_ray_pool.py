@@ -1,11 +1,15 @@
-"""RayExecutor's bookkeeping without a cluster: a stand-in for the `ray` module whose first actor is dead, so
-every chunk sent to it fails as a lost Ray actor does. (test_scale_ray.py runs a real cluster.)"""
+"""Ray-side bookkeeping without a cluster: RayExecutor with a stand-in for the `ray` module whose first actor is
+dead, so every chunk sent to it fails as a lost Ray actor does; and a --ray-address nothing answers on.
+(test_scale_ray.py runs a real cluster.)"""
 from __future__ import annotations
 
 import types
 
+import pytest
+
 from kateval.sandbox.ray_pool import RayExecutor
-from kateval.types import ExecLimits
+from kateval.scale.cluster import connect
+from kateval.types import ExecLimits, KatevalError
 
 
 class RayActorError(Exception):
@@ -58,3 +62,10 @@ def test_a_dead_sandbox_actor_with_several_chunks_in_flight_costs_only_a_rerun()
     assert executor.run(jobs) == [f"ran {job}" for job in jobs]
     assert len(executor._actors) == 1   # the dead one is dropped
     executor.close()
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1:1", "localhost:99999"])
+def test_a_ray_address_nothing_answers_on_is_a_one_line_error_at_once(address):
+    # Refused before ray.init, which would retry such an address for minutes; no cluster is started.
+    with pytest.raises(KatevalError, match="nothing answers there"):
+        connect(address)
