@@ -17,7 +17,7 @@ again, re-derives every round from the records of the rounds before it and ends 
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -201,9 +201,13 @@ def _stopped(reasons: list[str | None]) -> str:
 
 def run_adaptive(config: RunConfig, settings: AdaptiveSettings) -> Path:
     tasks = load_tasks(config)
-    store, done = open_run(config, tasks, identity={**config.identity(), "adaptive": settings.as_dict()})
     keys = [(task.name, problem.problem_id) for task in tasks for problem in selected_problems(task, config)]
-    rounds = Rounds([task.name for task in tasks], keys, settings)
+    if not keys:
+        raise KatevalError("adaptive sampling: this run selects no problems (see --limit and --shard)")
+    # A task none of whose problems this run holds (a shard may hold none of a small task) has nothing to plan.
+    planned = list(dict.fromkeys(name for name, _ in keys))
+    store, done = open_run(config, tasks, identity={**config.identity(), "adaptive": settings.as_dict()})
+    rounds = Rounds(planned, keys, settings)
     with Stages.for_run(tasks, config) as stages:
         loaded, more = False, True
         while more:
@@ -235,5 +239,4 @@ def _next_state(problems: Problems | None, plan: RoundPlan | None, this_round: T
     if problems is None or plan is None:
         return Problems(task, so_far.samples.copy(), so_far.correct.copy(), costs,
                         alpha ** 2 / settings.initial_n, 1.0 - alpha)
-    moved = after_round(problems, plan, this_round.correct)
-    return Problems(moved.task, moved.samples, moved.correct, costs, moved.spread, moved.remaining)
+    return replace(after_round(problems, plan, this_round.correct), cost=costs)

@@ -404,3 +404,19 @@ def test_max_n_alone_is_an_error(tmp_path, capsys):
     assert cli.main(["run", "--backend", "reference", "--tasks", "aime24", "--max-n", "8",
                      "--out", str(tmp_path / "x")]) == 2
     assert "--max-n limits adaptive sampling" in capsys.readouterr().err
+
+
+def test_a_task_without_problems_in_the_run_is_left_out_of_the_plan_or_a_one_line_error(replay_file, data_dir,
+                                                                                         tmp_path, capsys):
+    # --shard 2/2 of a one-problem task holds none of aime25's problems (or of aime24's): nothing to plan there.
+    for shard in ("1/2", "2/2"):
+        out = tmp_path / shard.replace("/", "of")
+        args = adaptive_args(out, replay_file, data_dir, "--shard", shard)
+        args[args.index("aime24")] = "aime24,aime25"
+        args[args.index("--limit") + 1] = "1"
+        assert cli.main(args) == 0
+        assert set(read_run_meta(out)["adaptive"]["stopped_by_task"]) == {r["task"] for r in iter_records(out)}
+    args = adaptive_args(tmp_path / "none", replay_file, data_dir)
+    args[args.index("--limit") + 1] = "0"
+    assert cli.main(args) == 2
+    assert "adaptive sampling: this run selects no problems" in capsys.readouterr().err

@@ -38,6 +38,7 @@ PACKING_AHEAD = 2 * PACKERS
 GZIP_LEVEL = 3           # measured on word-like text: as small as level 5 at twice the speed; 9 is 5% smaller, 10x slower
 UNKNOWN = -1
 FLAG_CORRECT, FLAG_TRUNCATED, FLAG_WELL_FORMED = 1, 2, 4
+SEGMENT_CODES = {kind: index for index, kind in enumerate(SEGMENT_KINDS)}   # a segment's kind as the page codes it
 _ASTRAL = re.compile("[\U00010000-\U0010FFFF]")
 
 
@@ -63,12 +64,11 @@ def _segments(record: dict[str, Any]) -> list[int]:
     stored = record.get("segments")
     if not isinstance(stored, list) or (text and not stored):
         stored = [(s.kind, s.start, s.end) for s in parse_output(text, record.get("prefix") or "").segments]
-    kinds = {kind: index for index, kind in enumerate(SEGMENT_KINDS)}
     to_js = _utf16_offsets(text)
     flat: list[int] = []
     for kind, start, end in stored:
-        if kind in kinds and isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text):
-            flat += [kinds[kind], to_js(start), to_js(end)]
+        if kind in SEGMENT_CODES and isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text):
+            flat += [SEGMENT_CODES[kind], to_js(start), to_js(end)]
     return flat
 
 

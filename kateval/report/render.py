@@ -70,6 +70,15 @@ def write_text(path: Path, text: str) -> Path:
     return path
 
 
+def write_figures(out_dir: Path, folder: str, figures: dict[str, bytes]) -> dict[str, str]:
+    """Each PNG as out_dir/folder/NAME.png; returns name -> that path relative to out_dir (what markdown links)."""
+    (out_dir / folder).mkdir(parents=True, exist_ok=True)
+    paths = {name: f"{folder}/{name}.png" for name in figures}
+    for name, png in figures.items():
+        (out_dir / paths[name]).write_bytes(png)
+    return paths
+
+
 def pct(value: float | None, digits: int = 1) -> str:
     """The one way a rate is printed (accuracy, pass@k, CIs, think rate...): the float first read to 12 decimals,
     so two computations of one number that differ in the last binary digit print alike (0.48749999999999993 and

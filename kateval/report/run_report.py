@@ -8,7 +8,7 @@ from typing import Any
 
 from kateval.report import plots
 from kateval.report.browser import browser_section
-from kateval.report.render import Document, Figure, Table, interval, num, pct, to_html, to_markdown
+from kateval.report.render import Document, Figure, Table, interval, num, pct, to_html, to_markdown, write_figures
 from kateval.report.summary import summarize, write_summary
 from kateval.store import SAMPLES
 
@@ -123,11 +123,7 @@ def write_report(run_dir: Path, out_dir: Path | None = None, show_progress: bool
     out_dir.mkdir(parents=True, exist_ok=True)
     summary = summarize(run_dir, show_progress)
     figures = plots.figures(summary)
-    (out_dir / FIGURE_DIR).mkdir(exist_ok=True)
-    figure_paths = {}
-    for name, png in figures.items():
-        (out_dir / FIGURE_DIR / f"{name}.png").write_bytes(png)
-        figure_paths[name] = f"{FIGURE_DIR}/{name}.png"
+    figure_paths = write_figures(out_dir, FIGURE_DIR, figures)
     samples = summary["overall"]["samples"]
     if browser_limit is None or samples <= browser_limit:
         browser = browser_section(run_dir, REPORT_PAGE)

@@ -13,7 +13,7 @@ from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from kateval.report import plots
 from kateval.report.frontier import Point, against_frontier, always_ahead, cheapest_within_ci, leaders, pareto_frontier
-from kateval.report.render import Document, Table, interval, num, pct, to_html, to_markdown, write_text
+from kateval.report.render import Document, Table, interval, num, pct, to_html, to_markdown, write_figures, write_text
 from kateval.report.summary import summarize
 from kateval.store import SAMPLES
 from kateval.sweep import read_sweep
@@ -223,12 +223,7 @@ def sweep_figures(sweep: Sweep) -> dict[str, bytes]:
 
 # ---------------------------------------------------------------- writing
 def write_document(doc: Document, result: dict[str, Any], out_dir: Path, stem: str) -> dict[str, Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / FIGURE_DIR).mkdir(exist_ok=True)
-    figure_paths = {}
-    for name, png in doc.figures.items():
-        (out_dir / FIGURE_DIR / f"{name}.png").write_bytes(png)
-        figure_paths[name] = f"{FIGURE_DIR}/{name}.png"
+    figure_paths = write_figures(out_dir, FIGURE_DIR, doc.figures)
     return {"json": write_text(out_dir / f"{stem}.json", json.dumps(result, indent=2) + "\n"),
             "markdown": write_text(out_dir / f"{stem}.md", to_markdown(doc, figure_paths)),
             "html": write_text(out_dir / f"{stem}.html", to_html(doc))}
