@@ -164,3 +164,15 @@ def test_adaptive_rounds_on_replicas_equal_one_engines(tmp_path, replay_file, da
     assert lines[0] == lines[1]
     plans = [read_run_meta(d)["adaptive"] for d in (one, dp)]
     assert len(plans[0]["rounds"]) >= 2 and plans[0]["schedule"] == plans[1]["schedule"]
+
+
+def test_generate_after_every_replica_was_lost_between_calls_is_a_one_line_error():
+    # describe() sees the loss (it marks the replica lost); the next call must say so, not wait for an answer.
+    backend = make_run_backend(BackendConfig("reference", options={"data_parallel_size": "1"}))
+    try:
+        backend._replicas[0].handle.process.kill()
+        assert backend.describe()["replicas"][0]["alive"] is False
+        with pytest.raises(KatevalError, match="every replica was lost"):
+            list(backend.generate(requests(2), SAMPLING))
+    finally:
+        backend.close()

@@ -100,6 +100,16 @@ def test_repeated_shards_and_missing_samples_are_reported(shards, tmp_path):
     assert set(alone.missing) == dropped and not alone.complete
 
 
+def test_a_shard_stopped_before_its_first_sample_counts_as_missing(shards, tmp_path):
+    unstarted = tmp_path / "unstarted"   # e.g. killed while its model loaded: run.json, no samples.jsonl
+    unstarted.mkdir()
+    (unstarted / "run.json").write_text((shards[1] / "run.json").read_text())
+    report = merge_runs([shards[0], unstarted, shards[2]], tmp_path / "merged")
+    lines = (shards[1] / "samples.jsonl").read_text().splitlines()
+    assert report.missing_shards == [] and len(report.missing) == len(lines) and not report.complete
+    assert report.samples == 28 - len(lines)
+
+
 def test_a_duplicate_that_differs_is_counted_as_conflicting(shards, tmp_path):
     altered = tmp_path / "altered"
     altered.mkdir()

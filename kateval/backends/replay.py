@@ -19,6 +19,7 @@ class ReplayBackend(Backend):
             raise KatevalError("the replay backend needs --replay-file FILE")
         self.path = Path(path)
         self._tokenizer = None
+        self._saved: dict[tuple, Completion] | None = None   # the file, read at the first generate()
         if config.options.get("tokenizer"):
             from kateval.tokenizers import HFTokenizer
 
@@ -27,7 +28,10 @@ class ReplayBackend(Backend):
     def generate(self, requests: Sequence[Request], sampling: SamplingConfig) -> Iterator[list[Completion]]:
         """A request's thinking budget picks the lines saved with that `thinking_budget` (a sweep cell's samples
         replay as that cell); a mode cannot be forced on saved text, so a request asking for another is refused."""
-        saved = {(c.task, c.problem_id, c.sample_index, c.thinking_budget): c for c in good_completions(self.path)[0]}
+        if self._saved is None:   # once: a replica or an adaptive run calls generate() many times
+            self._saved = {(c.task, c.problem_id, c.sample_index, c.thinking_budget): c
+                           for c in good_completions(self.path)[0]}
+        saved = self._saved
         batch = []
         for request in requests:
             mode, budget = self.request_mode(request), self.request_budget(request)

@@ -74,7 +74,8 @@ class RayExecutor:
                     load[actor] += 1
             done, _ = self._ray.wait(list(running), num_returns=1)
             actor, chunk = running.pop(done[0])
-            load[actor] -= 1
+            if actor in load:   # not when an earlier chunk of a lost actor already dropped it
+                load[actor] -= 1
             try:
                 for index, result in zip(chunk, self._ray.get(done[0])):
                     results[index] = result

@@ -94,6 +94,9 @@ class ReplicatedBackend(Backend):
     def generate(self, requests: Sequence[Request], sampling: SamplingConfig) -> Iterator[list[Completion]]:
         self._round += 1
         work = WorkQueue(per_sample(requests))
+        if not work.done and not self._live():   # all lost before this call (e.g. seen by describe()): none would answer
+            raise KatevalError("every replica was lost ("
+                               + "; ".join(str(r.lost_reason) for r in self._replicas if r.lost_reason) + ")")
         started = last_flush = time.monotonic()
         batch: list[Completion] = []
         dealt = work.deal({index: self._replicas[index].capacity for index in self._live()})

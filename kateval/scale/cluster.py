@@ -7,11 +7,15 @@ the driver's Ray job, so Ray removes it when the driver exits, killed or not.
 from __future__ import annotations
 
 import os
+import re
+import socket
 from typing import Any
 
 from kateval.types import KatevalError
 
 PLACEMENT_TIMEOUT_S = 300.0   # how long to wait for Ray to find room before saying what does not fit
+REACH_TIMEOUT_S = 10.0
+_HOST_PORT = re.compile(r"^([^:/\s]+):(\d+)$")   # a GCS address as `ray start` prints it (not auto, not ray://)
 
 
 def connect(address: str):
@@ -23,6 +27,7 @@ def connect(address: str):
     # Joined once per process: the executor's actors and the replicas live in one Ray job. (Comparing addresses to
     # re-join would misfire on host names and ray:// addresses, and end that job's actors.)
     if not ray.is_initialized():
+        _check_reachable(address)
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         try:
             # Replica and sandbox logs stay on their nodes: failures come back to the driver as messages.
@@ -30,6 +35,18 @@ def connect(address: str):
         except (ConnectionError, ValueError, RuntimeError) as exc:
             raise KatevalError(f"cannot join the Ray cluster at '{address}': {exc}") from exc
     return ray
+
+
+def _check_reachable(address: str) -> None:
+    """A HOST:PORT that nothing answers on is said at once: ray.init would retry it for minutes."""
+    match = _HOST_PORT.match(address.strip())
+    if not match:
+        return   # auto, ray://..., or a form Ray itself judges
+    try:
+        socket.create_connection((match.group(1), int(match.group(2))), timeout=REACH_TIMEOUT_S).close()
+    except (OSError, OverflowError) as exc:   # OverflowError: a port past 65535
+        raise KatevalError(f"cannot join the Ray cluster at '{address}': nothing answers there ({exc}); "
+                           "is `ray start --head` running?") from exc
 
 
 def cluster_facts(ray) -> dict[str, Any]:

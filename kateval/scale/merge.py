@@ -109,6 +109,8 @@ def _copy_records(run_dirs: list[Path], target: Path, report: MergeReport,
     temporary = target.with_suffix(".jsonl.tmp")
     with temporary.open("wb") as handle:
         for run_dir in run_dirs:
+            if not (run_dir / SAMPLES).exists():
+                continue   # a shard stopped before its first sample (run.json was read): all of it is missing
             for line, record in iter_record_lines(run_dir):
                 key = record_key(record)
                 digest = hashlib.blake2b(line, digest_size=16).digest()
