@@ -214,7 +214,7 @@ def run_adaptive(config: RunConfig, settings: AdaptiveSettings) -> Path:
             requests = build_requests(tasks, config, done, wanted=_up_to(rounds.end))
             if requests:
                 if not loaded:
-                    store.update_meta(**stages.load().facts())
+                    stages.load().record_facts([store])
                     loaded = True
                 stages.run(requests, config.sampling, lambda _completion: store,
                            unit=f"samples (round {len(rounds.log) + 1})")
@@ -222,7 +222,10 @@ def run_adaptive(config: RunConfig, settings: AdaptiveSettings) -> Path:
             if (so_far.samples < np.array([rounds.end[key] for key in keys])).any():
                 raise KatevalError(f"{store.run_dir}: the backend returned fewer samples than asked for")
             more = rounds.advance(this_round, so_far)
-            store.update_meta(adaptive=rounds.meta(), **(stages.facts() if loaded else {}))
+            if loaded:
+                stages.record_facts([store], adaptive=rounds.meta())
+            else:
+                store.update_meta(adaptive=rounds.meta())
     finish_run(store, samples_expected=sum(rounds.end.values()))
     return config.out
 

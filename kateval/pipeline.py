@@ -165,9 +165,22 @@ class Stages:
     def facts(self, recorded: dict[str, Any] | None = None) -> dict[str, Any]:
         """What run.json records about the backend and the sandbox (after `load`), and the time limits each code
         problem was graded with (added to those `recorded` before, when a run is resumed)."""
-        return {"backend": self._backend.describe() if self._backend else None,
-                "executor": self._executor.describe() if self._executor else None,
+        return {**self._described(),
                 "time_limits": time_limits(self._tasks.values(), (recorded or {}).get("time_limits"))}
+
+    def _described(self) -> dict[str, Any]:
+        return {"backend": self._backend.describe() if self._backend else None,
+                "executor": self._executor.describe() if self._executor else None}
+
+    def record_facts(self, stores: Sequence[RunStore], **extra: Any) -> None:
+        """Write `facts` into each store's run.json, keeping the time limits it recorded before (a resumed run's
+        earlier problems), plus `extra`. Every driver records through here, so none forgets a resume's limits;
+        the backend is described once for all stores (replicas answer over a round trip each)."""
+        described = self._described()
+        for store in stores:
+            recorded = read_run_meta(store.run_dir).get("time_limits")
+            store.update_meta(**described, **extra,
+                              time_limits=time_limits(self._tasks.values(), recorded))
 
     def run(self, requests: Sequence[Request], sampling: SamplingConfig, route: Route, unit: str = "samples") -> float:
         """Generate every request in one backend call; records are graded and appended (to `route(completion)`)
@@ -230,8 +243,8 @@ def run_evaluation(config: RunConfig) -> Path:
     requests = build_requests(tasks, config, done)
     if requests:
         with Stages.for_run(tasks, config) as stages:
-            store.update_meta(**stages.load().facts(read_run_meta(store.run_dir)))
+            stages.load().record_facts([store])
             seconds = stages.run(requests, config.sampling, lambda _completion: store)
-            store.update_meta(**stages.facts(read_run_meta(store.run_dir)), generate_and_grade_s=round(seconds, 3))
+            stages.record_facts([store], generate_and_grade_s=round(seconds, 3))
     finish_run(store, samples_expected=sum(len(selected_problems(t, config)) for t in tasks) * config.sampling.n)
     return config.out

@@ -138,14 +138,10 @@ def run_sweep(base: RunConfig, cells: list[Cell]) -> dict[str, Path]:
 
     if requests:
         with Stages.for_run(tasks, base) as stages:
-            facts = stages.load().facts()
-            for store, _ in opened.values():
-                store.update_meta(**facts)
+            stages.load().record_facts(list(stores.values()))
             seconds = stages.run(requests, base.sampling, route)
-            facts = stages.facts()   # once: replicas answer describe() over a round trip each
-            for store, _ in opened.values():
-                # Generation time is the whole queue's: the cells shared it.
-                store.update_meta(**facts, generate_and_grade_s=round(seconds, 3), sweep_cells=len(cells))
+            # Generation time is the whole queue's: the cells shared it.
+            stages.record_facts(list(stores.values()), generate_and_grade_s=round(seconds, 3), sweep_cells=len(cells))
     expected = sum(len(selected_problems(t, base)) for t in tasks) * base.sampling.n
     for store, _ in opened.values():
         finish_run(store, samples_expected=expected)
