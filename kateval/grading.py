@@ -46,9 +46,9 @@ def _grade_all(task: LoadedTask, items: list[tuple[Problem, ParsedOutput, Comple
         return task.adapter.grade_batch(items, executor)
     except KatevalError:
         raise
-    except Exception:  # noqa: BLE001 - find the sample(s) at fault below
-        if len(items) == 1:
-            return [_failed_grade(task, items[0], executor)]
+    except Exception as exc:  # noqa: BLE001 - find the sample(s) at fault below
+        if len(items) == 1:   # the sample at fault is known: grading it again would only fail again
+            return [_grading_failed(exc)]
         return [_failed_grade(task, item, executor) for item in items]
 
 
@@ -58,7 +58,11 @@ def _failed_grade(task: LoadedTask, item: tuple[Problem, ParsedOutput, Completio
     except KatevalError:
         raise
     except Exception as exc:  # noqa: BLE001 - this sample cannot be graded: that is its record
-        return Grade(False, "sandbox_error", None, {"error": f"grading failed: {type(exc).__name__}: {short(exc)}"})
+        return _grading_failed(exc)
+
+
+def _grading_failed(exc: Exception) -> Grade:
+    return Grade(False, "sandbox_error", None, {"error": f"grading failed: {type(exc).__name__}: {short(exc)}"})
 
 
 def _not_started(completion: Completion) -> Grade:

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kateval.sandbox import seccomp
+from kateval.sandbox.harness import OPEN_FILES
 
 SYSTEM_PYTHON = "/usr/bin/python3.11"
 # the modules handed to a sandbox server, in import order
@@ -92,7 +93,6 @@ class Isolation:
         return {"role": role, "control_fd": control_fd, "namespaces": runner and self.namespaces,
                 "pidns": self.namespaces, "scratch": scratch or "/tmp", "tmpfs_bytes": SCRATCH_BYTES,
                 "file_bytes": FILE_BYTES, "nproc": NPROC if self.own_uid or self.namespaces else None,
-                "kill": "all" if self.own_uid or self.namespaces else "group",
                 "seccomp": self.seccomp_filter.hex() if runner and self.seccomp_filter else None}
 
     def describe(self) -> dict:
@@ -107,7 +107,7 @@ class Isolation:
                 "uid": "a fresh unprivileged uid per server" if self.own_uid else "the caller's",
                 "network": "none" if strong else "host",
                 "host_files": "none; /usr and three /etc files read-only" if strong else "what the worker uid may read",
-                "rlimits": {"file_bytes": FILE_BYTES, "open_files": 128,
+                "rlimits": {"file_bytes": FILE_BYTES, "open_files": OPEN_FILES,
                             "processes": NPROC if self.own_uid or strong else None,
                             "address_space": "memory_mb", "cpu_s": "job CPU limit + 2"},
                 "job_memory": "resident memory of all the job's processes plus its /tmp, 2 x memory_mb" if strong

@@ -56,11 +56,8 @@ def answer_outcome(raw: bytes, cpu_s: float) -> TestOutcome:
     return TestOutcome("error", None, "the program's answer is malformed", cpu_s)
 
 
-def load_report(raw: bytes) -> tuple[bool, str | None, bool]:
-    try:
-        message = protocol.loads(raw[1:]) if raw[:1] == b"l" else None
-    except ValueError:
-        message = None
+def load_report(message: Any) -> tuple[bool, str | None, bool]:
+    """A program's load report (as _raw_load read it): (loaded, error, it was a MemoryError)."""
     if type(message) is not dict or type(message.get("ok")) is not bool:
         return False, "the program's load report is malformed", False
     if message["ok"]:
@@ -95,8 +92,8 @@ def collect_event(collected: Collected, job: ExecJob, event: dict[str, Any], raw
         collected.cpu_s, collected.wall_s = _number(event.get("cpu_s")), _number(event.get("wall_s"))
         return True
     if event.get("load") and raw is not None:
-        collected.load = load_report(raw)
         collected.load_report = _raw_load(raw)
+        collected.load = load_report(collected.load_report)
     elif event.get("report") and raw is not None:
         try:
             report = protocol.loads(raw)

@@ -322,10 +322,8 @@ class Job:
         # CPU and wall allowances (no round trip per test).
         request = {"op": "calls", "target": {"path": self.job["entry_point"]}, "args": self.job["tests"],
                    "handles": self.job.get("handles", False)}
-        self.outbox += protocol.HEADER.pack(0)
         body = protocol.dumps(request)
-        self.outbox[-protocol.HEADER.size:] = protocol.HEADER.pack(len(body))
-        self.outbox += body
+        self.outbox += protocol.HEADER.pack(len(body)) + body
         test_start = self.tracker.cpu()
         for index in range(len(self.job["tests"])):
             test_wall_end = time.monotonic() + self.limits["test_wall_s"]

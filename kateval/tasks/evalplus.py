@@ -273,6 +273,10 @@ def _trusted_literal(node: ast.expr) -> Any:
 class EvalPlusAdapter(CodeAdapter):
     calibration = Calibration(factor=GT_TIME_LIMIT_FACTOR, floor_s=MIN_TIME_LIMIT_S)
 
+    def __init__(self, card):
+        super().__init__(card)
+        self._answer_room: dict[str, int] = {}   # problem id -> bytes its programs' answers may take
+
     @property
     def dataset(self) -> str:
         return self.card.params["dataset"]   # "humaneval" or "mbpp": selects evalplus's special oracles
@@ -340,10 +344,21 @@ class EvalPlusAdapter(CodeAdapter):
 
     def base_limits(self, problem: Problem) -> ExecLimits:
         """evalplus's memory limit; room for answers as large as the reference's (some are several MB)."""
-        limits, run = self._user_limits, self.reference(problem)
-        room = max((WHOLE_OUTPUT_BYTES if is_digest(value) else OUTPUT_FACTOR * _encoded_size(value)
-                    for value in run.expected or ()), default=0) if run else 0
-        return replace(limits, memory_mb=max(limits.memory_mb, MEMORY_MB), output_bytes=max(limits.output_bytes, room))
+        limits = self._user_limits
+        return replace(limits, memory_mb=max(limits.memory_mb, MEMORY_MB),
+                       output_bytes=max(limits.output_bytes, self._room(problem)))
+
+    def _room(self, problem: Problem) -> int:
+        """Room for answers as large as the reference's; once per problem, not per sample (it encodes every
+        expected value, some several MB)."""
+        room = self._answer_room.get(problem.problem_id)
+        if room is None:
+            run = self.reference(problem)
+            room = max((WHOLE_OUTPUT_BYTES if is_digest(value) else OUTPUT_FACTOR * _encoded_size(value)
+                        for value in run.expected or ()), default=0) if run else 0
+            if run is not None:   # a reference run, once made, never changes
+                self._answer_room[problem.problem_id] = room
+        return room
 
     def judge(self, problem: Problem, program: str, result: ExecResult) -> Grade:
         reference = self.reference(problem)
