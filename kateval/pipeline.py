@@ -50,8 +50,8 @@ class RunConfig:
 
     def identity(self) -> dict[str, Any]:
         """What must be equal for a run directory to be resumed."""
-        # How to reach the model or how many engines share the work, not what it computes.
-        volatile = {"base_url", "api_key", "concurrency", "data_parallel_size", "replica_capacity"}
+        # How to reach the model or how many engines (and sequences per engine) share the work, not what it computes.
+        volatile = {"base_url", "api_key", "concurrency", "data_parallel_size", "replica_capacity", "max_num_seqs"}
         return {
             **({"shard": str(self.shard)} if self.shard else {}),
             "tasks": list(self.tasks), "limit": self.limit, "backend": self.backend.name,

@@ -95,8 +95,9 @@ def test_dp_run_records_equal_a_single_engine_run_and_replicas_end_with_it(tmp_p
     backend = read_run_meta(tmp_path / "dp")["backend"]
     assert [r["index"] for r in backend["replicas"]] == [0, 1]
     assert not any(alive(r["pid"]) for r in backend["replicas"])
-    # How many engines share the work is not part of the run's identity: it resumes with another count.
-    assert cli.main([*common, "--out", str(tmp_path / "one"), "--data-parallel-size", "3"]) == 0
+    # How many engines share the work, and how many sequences each batches, is not part of the run's identity: it
+    # resumes with other counts.
+    assert cli.main([*common, "--out", str(tmp_path / "one"), "--data-parallel-size", "3", "--max-num-seqs", "4"]) == 0
     assert sorted((tmp_path / "one" / "samples.jsonl").read_text().splitlines()) == lines[0]
 
 

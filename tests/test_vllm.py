@@ -123,9 +123,11 @@ def test_describe_records_versions_times_and_template(backend, samples):
 
 
 def _run_cmd(model: Path, out: Path, data_dir: Path) -> list[str]:
+    # At most 8 sequences batched: the 32 samples finish in waves, so the kill lands mid-run on a fast machine too.
     return [sys.executable, "-m", "kateval", "run", "--backend", "vllm", "--model", str(model), "--tasks", "aime24",
             "--limit", "8", "--n", "4", "--temperature", "1.0", "--max-tokens", "500", "--max-model-len", "2048",
-            "--backend-option", "flush_s=0", "--no-progress", "--out", str(out), "--data-dir", str(data_dir)]
+            "--max-num-seqs", "8", "--backend-option", "flush_s=0", "--no-progress", "--out", str(out),
+            "--data-dir", str(data_dir)]
 
 
 def _records(run_dir: Path) -> dict:

@@ -85,7 +85,7 @@ OPTION_TYPES: dict[str, Callable[[Any], Any]] = {
     "thinking_budget": int, "system_prompt": str, "grammar": str, "tokenizer": str, "flush_s": float,
     "chat_template_kwargs": lambda v: v if isinstance(v, dict) else json.loads(v),
     "base_url": str, "api_key": str, "concurrency": int, "max_retries": int, "timeout": float,
-    "distributed_executor_backend": str, "replica_capacity": int,
+    "distributed_executor_backend": str, "replica_capacity": int, "max_num_seqs": int,
 }
 GRAMMARS = ("autothink",)
 

@@ -87,7 +87,7 @@ class VLLMBackend(Backend):
         kwargs: dict[str, Any] = {"model": self.config.model, "tokenizer": o.get("tokenizer") or self.config.model,
                                   "seed": 0, "use_tqdm_on_load": library_info_wanted()}
         for key in ("tensor_parallel_size", "data_parallel_size", "max_model_len", "gpu_memory_utilization",
-                    "dtype", "enable_prefix_caching", "enforce_eager", "distributed_executor_backend"):
+                    "dtype", "enable_prefix_caching", "enforce_eager", "distributed_executor_backend", "max_num_seqs"):
             if key in o:
                 kwargs[key] = o[key]
         if self._on_cpu:

@@ -60,6 +60,7 @@ def add_generation_arguments(parser: argparse.ArgumentParser) -> None:
     engine.add_argument("--gpu-memory-utilization", type=float, help="fraction of GPU memory vLLM may use")
     engine.add_argument("--dtype", help="weights dtype: auto | bfloat16 | float16 | float32")
     engine.add_argument("--enable-prefix-caching", action="store_true", default=None)
+    engine.add_argument("--max-num-seqs", type=int, help="most sequences one vLLM engine batches (lower: less memory)")
     engine.add_argument("--thinking-budget", type=int, help="most thinking tokens (vLLM with a reasoning config)")
     engine.add_argument("--system-prompt", help="system message put before every prompt")
     engine.add_argument("--chat-template-kwargs", help='JSON for the chat template, e.g. \'{"enable_thinking": true}\'')
@@ -98,7 +99,7 @@ def adaptive_settings(args: argparse.Namespace) -> AdaptiveSettings | None:
                             **({"max_n": max_n} if max_n is not None else {}))
 
 
-ENGINE_FLAGS = ("tensor_parallel_size", "data_parallel_size", "replica_capacity", "max_model_len",
+ENGINE_FLAGS = ("tensor_parallel_size", "data_parallel_size", "replica_capacity", "max_num_seqs", "max_model_len",
                 "gpu_memory_utilization", "dtype", "enable_prefix_caching", "thinking_budget", "system_prompt",
                 "chat_template_kwargs", "grammar", "base_url", "concurrency")
 
