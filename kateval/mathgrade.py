@@ -243,14 +243,21 @@ def answer_key(answer: str) -> str:
     answer = answer.rsplit("=", 1)[-1]   # `m+n=33` answers 33
     cleaned = clean_integer(answer)
     if INTEGER_RE.match(cleaned):
-        return str(int(cleaned))
+        return _integer_key(cleaned)
     value = _integer_value(answer)
     return cleaned if value is None else str(value)
 
 
+def _integer_key(digits: str) -> str:
+    """str(int(digits)) done on the text: int() refuses more than 4,300 digits, which a model may well write."""
+    sign, magnitude = ("-", digits[1:]) if digits[0] == "-" else ("", digits.lstrip("+"))
+    magnitude = magnitude.lstrip("0") or "0"
+    return magnitude if magnitude == "0" else sign + magnitude
+
+
 def matches_integer(extracted: str, gold: int) -> bool:
     key = answer_key(extracted)
-    return INTEGER_RE.match(key) is not None and 0 <= int(key) <= 999 and int(key) == gold
+    return INTEGER_RE.match(key) is not None and len(key) <= 3 and int(key) == gold   # an AIME answer: 0-999
 
 
 def is_integer_answer(answer: str) -> bool:

@@ -136,3 +136,13 @@ def test_hedge_is_not_credited_even_where_math_verify_would_be():
 ])
 def test_grade_statuses(text, cut, status):
     assert grade_integer_answer(text, 25, cut).status == status
+
+
+@pytest.mark.parametrize("text", ["\\boxed{" + "9" * 5000 + "}", "The answer is " + "1" * 4301 + ".",
+                                  "\\boxed{-" + "0" * 4400 + "25}", "\\boxed{" + "0" * 5000 + "25}"])
+def test_an_integer_past_4300_digits_is_read_and_graded_like_any_other(text):
+    # int() refuses such a string; the grade must not become a grading failure, nor maj@n's key raise.
+    grade = grade_integer_answer(text, 25, cut=False)
+    assert grade.status in ("correct", "wrong_answer")
+    assert grade.correct is (answer_key(grade.extracted_answer) == "25")
+    assert len(answer_key(grade.extracted_answer)) <= len(grade.extracted_answer)
