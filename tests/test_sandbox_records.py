@@ -13,7 +13,8 @@ from kateval.grading import grade_completions
 from kateval.store import iter_records, read_run_meta, record_line
 from kateval.tasks import LoadedTask
 from kateval.tasks.base import DataSource
-from kateval.types import STATUSES, Completion, Grade
+from kateval.tasks.reference import Calibration
+from kateval.types import STATUSES, Completion, ExecLimits, Grade
 
 
 def fence(code: str) -> str:
@@ -120,3 +121,32 @@ def test_a_cached_reference_is_believed_only_when_its_hashes_match(tmp_path, mon
     assert cache.get(source_key("another source")) is None
     (tmp_path / "evalplus").chmod(0o777)                         # writable by others: not used at all
     assert ReferenceCache("evalplus", enabled=True).enabled is False
+
+
+def test_calibrated_job_limits_are_capped_as_evalplus_caps_them():
+    """Per test: the floor or factor x the reference; per job: at most the user's per-job limit (or factor x the
+    reference's whole run where that is more), never thousands of floors for a problem with thousands of tests."""
+    calibration = Calibration(factor=4.0, floor_s=4.0)
+    many = calibration.limits(ExecLimits(timeout_total_s=60.0), [0.001] * 1100, 1.2)
+    assert many.timeout_per_test_s == 4.0 and many.timeout_total_s == 60.0
+    few = calibration.limits(ExecLimits(timeout_total_s=60.0), [0.001] * 3, 0.003)
+    assert few.timeout_total_s == 12.0                                  # under the cap: the sum of allowances
+    slow = calibration.limits(ExecLimits(timeout_total_s=60.0), [0.1] * 1000, 100.5)
+    assert slow.timeout_total_s == 402.0                                # a slow reference keeps room for its pace
+
+
+@pytest.mark.slow
+def test_a_program_stuck_while_loading_costs_the_per_job_limit_not_its_problems_thousand_floors(
+        tmp_path, data_dir, monkeypatch):
+    # HumanEval/50 has 1,100 HumanEval+ inputs at 4 CPU s each: before the cap, 4,400 CPU s for one sample.
+    monkeypatch.setenv("KATEVAL_CACHE_DIR", str(tmp_path / "cache"))
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text(json.dumps({"task": "humaneval_plus", "problem_id": "HumanEval/50", "finish_reason": "stop",
+                                   "completion": fence("while True:\n    pass\n")}) + "\n")
+    out = tmp_path / "run"
+    assert main(["score", str(samples), "--out", str(out), "--data-dir", str(data_dir), "--no-progress",
+                 "--workers", "1", "--problem-timeout", "3"]) == 0
+    (record,) = iter_records(out)
+    assert record["status"] == "timeout" and not record["correct"]
+    per_test, per_job = read_run_meta(out)["time_limits"]["humaneval_plus"]["problems"]["HumanEval/50"]
+    assert per_test == 4.0 and per_job == 3.0

@@ -31,20 +31,25 @@ UNSAFE_LEVELS = ("rlimits",)    # where a program runs as the user and could wri
 @dataclass(frozen=True)
 class Calibration:
     """A program gets `factor` times the reference solution's CPU time on each test, never less than `floor_s`
-    per test (evalplus's rule), and on top the factor times the reference's own loading time per job."""
+    per test (evalplus's rule), and on top the factor times the reference's own loading time per job. The job's
+    total is capped, as evalplus caps it (60 s): at the user's per-job limit, or at `factor` times the reference's
+    whole run where that is more. Without the cap, a problem with thousands of tests (HumanEval+ has problems
+    with over 1,000) gives a program stuck while loading, before any test starts, thousands of floors (an hour of
+    CPU) to waste."""
     factor: float = 4.0
     floor_s: float = 0.25   # 4x what importing numpy costs a program (the heaviest module it can load here)
 
     def limits(self, base: ExecLimits, per_test_cpu: Sequence[float], total_cpu: float) -> ExecLimits:
         allowances = [max(self.floor_s, self.factor * cpu) for cpu in per_test_cpu] or [self.floor_s]
         loading = max(0.0, total_cpu - sum(per_test_cpu))
-        total = sum(allowances) + self.factor * loading
+        total = min(sum(allowances) + self.factor * loading, max(base.timeout_total_s, self.factor * total_cpu))
         return replace(base, timeout_per_test_s=round(max(allowances), 3), timeout_total_s=round(total, 3))
 
     def describe(self) -> dict[str, Any]:
         return {"mode": "calibrated", "factor": self.factor, "floor_cpu_s": self.floor_s,
                 "rule": "per test: max(floor, factor x the reference's CPU on that test); per job: the sum of "
-                        "those plus factor x the reference's loading time (CPU seconds)"}
+                        "those plus factor x the reference's loading time, at most the per-job limit "
+                        "(--problem-timeout) or factor x the reference's whole run where that is more (CPU seconds)"}
 
 
 def cache_dir() -> Path:
