@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import warnings
 import webbrowser
 from pathlib import Path
 
@@ -112,3 +113,15 @@ def test_a_tiny_model_run_prints_only_kateval_lines_and_uses_vllms_supported_inp
                           env=env, timeout=600, check=True)
     assert "INFO" in loud.stdout + loud.stderr                    # vLLM's own lines are there with --verbose
     assert "Passing raw prompts" not in loud.stdout + loud.stderr  # token ids go through vLLM's renderer
+
+
+def test_a_report_with_empty_plots_warns_nothing_on_the_terminal(tmp_path, data_dir):
+    # One sample without token counts: no curve under a token budget, no difficulty levels to compare.
+    completions = tmp_path / "completions.jsonl"
+    completions.write_text('{"task": "aime24", "problem_id": "2024-I-1", "completion": "The answer is \\\\boxed{204}."}\n')
+    out = tmp_path / "scored"
+    assert cli(["score", str(completions), "--out", str(out), "--data-dir", str(data_dir), "--no-progress"]) == 0
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert cli(["report", str(out)]) == 0
+    assert [str(w.message) for w in caught] == []

@@ -31,6 +31,12 @@ def new_figure(width: float = 5.8, height: float = 3.9) -> Figure:
     return figure
 
 
+def legend(ax, **options) -> None:
+    """A legend where something is labelled: matplotlib warns on the user's terminal when nothing is."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(**options)
+
+
 def png_bytes(figure: Figure) -> bytes:
     for axes in figure.axes:
         axes.tick_params(labelsize=MIN_FONT_PT)
@@ -110,7 +116,7 @@ def tokens_by_mode(summary: dict[str, Any]) -> bytes | None:
         if edges[0] > 0:   # log-spaced bins
             ax.set_xscale("log")
         ax.set(xlabel="completion tokens", ylabel="samples", title="Token distribution by mode (all tasks)")
-        ax.legend(fontsize=8)
+        legend(ax, fontsize=8)
         return True
     return _png(draw)
 
@@ -127,8 +133,7 @@ def think_rate_by_difficulty(summary: dict[str, Any]) -> bytes | None:
             ax.bar(x, [level["think_rate"] for level in levels.values()], width=width, label=name)
         ax.set_xticks(np.arange(len(labels)) + 0.4 - width / 2, labels)
         ax.set(xlabel="difficulty", ylabel="think rate", ylim=(0, 1.05), title="Think rate by difficulty")
-        if tasks:
-            ax.legend(fontsize=8)
+        legend(ax, fontsize=8)
         return bool(tasks)
     return _png(draw)
 
@@ -144,7 +149,7 @@ def accuracy_under_budget(summary: dict[str, Any]) -> bytes | None:
         ax.set_xscale("log", base=2)
         ax.set(xlabel="token budget (longer samples count as wrong)", ylabel="accuracy", ylim=(-0.02, 1.02),
                title="Accuracy under a token budget")
-        ax.legend(fontsize=8)
+        legend(ax, fontsize=8)
         return drawn
     return _png(draw)
 

@@ -208,7 +208,7 @@ def frontier_figure(series: dict[str, list[Point]], title: str, by_mode: bool) -
         ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _position: f"{value:,.0f}"))
         ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set(xlabel="mean completion tokens per sample", ylabel="accuracy (95% CI)", ylim=(-0.02, 1.02), title=title)
-    ax.legend(fontsize=8)
+    plots.legend(ax, fontsize=8)
     return plots.png_bytes(figure)
 
 
