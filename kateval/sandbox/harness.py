@@ -33,7 +33,6 @@ CALL_FD, REPLY_FD = 3, 4
 # Per process. With the process limit it also bounds the kernel memory a job can hold through descriptors the
 # server does not measure (pipe buffers, epoll watches).
 OPEN_FILES = 128
-ERROR_CHARS = 500
 
 
 class SockFprog(ctypes.Structure):
@@ -185,7 +184,7 @@ def describe_exception(exc):
         text = str(exc)
     except BaseException:  # noqa: BLE001 - a program's exception may fail to print in any way
         text = "<unprintable>"
-    return [type(exc).__name__[:100], text[:ERROR_CHARS]]
+    return [type(exc).__name__[:100], text[:protocol.ERROR_CHARS]]
 
 
 def fresh_module(name):
@@ -202,7 +201,7 @@ def _send(kind, body):
     try:
         data = kind + protocol.dumps(body)
     except (ValueError, TypeError, RecursionError) as exc:
-        data = b"e" + protocol.dumps(["Unencodable", str(exc)[:ERROR_CHARS]])
+        data = b"e" + protocol.dumps(["Unencodable", str(exc)[:protocol.ERROR_CHARS]])
     protocol.send_frame(REPLY_FD, data)
 
 

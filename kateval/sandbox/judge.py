@@ -21,7 +21,6 @@ import types
 
 from kateval.sandbox import protocol
 
-ERROR_CHARS = 500
 JOB_SEED = 0      # the global random generator's state at the start of every check: randomized tests repeat
 COMPILED = {}     # the data's code, compiled once per text (the same check runs for every sample of a problem)
 COMPILED_MAX = 4096
@@ -177,7 +176,7 @@ def _is_error(error):
 
 
 def _error_text(error):
-    return f"{error[0][:100]}: {error[1][:ERROR_CHARS]}"
+    return f"{error[0][:100]}: {error[1][:protocol.ERROR_CHARS]}"
 
 
 def raise_program_error(name, message):
@@ -203,7 +202,7 @@ def describe(exc):
         text = str(exc)
     except BaseException:  # noqa: BLE001
         text = "<unprintable>"
-    return f"{type(exc).__name__}: {text}"[:ERROR_CHARS]
+    return f"{type(exc).__name__}: {text}"[:protocol.ERROR_CHARS]
 
 
 def compiled(source, name):
@@ -264,7 +263,7 @@ def run_check(job, channel, report):
         if job["entry_point"] in program:
             namespace[job["entry_point"]] = program[job["entry_point"]]
     except CandidateLost as lost:
-        report({"lost": str(lost)[:ERROR_CHARS]})
+        report({"lost": str(lost)[:protocol.ERROR_CHARS]})
         return
     except (JudgeTimeout, MemoryError, Diverged):
         raise
@@ -276,7 +275,7 @@ def run_check(job, channel, report):
         try:
             exec(compiled(test, "<test>"), namespace)  # noqa: S102
         except CandidateLost as lost:
-            report({"test": index, "status": "lost", "error": str(lost)[:ERROR_CHARS]})
+            report({"test": index, "status": "lost", "error": str(lost)[:protocol.ERROR_CHARS]})
             return
         except (JudgeTimeout, MemoryError, Diverged):
             raise

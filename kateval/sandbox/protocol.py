@@ -23,6 +23,7 @@ import socket
 import struct
 
 HEADER = struct.Struct(">I")
+ERROR_CHARS = 500   # an error text (an exception's message, a reason) as either side reports it
 MAX_DEPTH = 100
 SAFE_INT = 1 << 53
 NUMPY_DTYPES = frozenset(("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",

@@ -14,7 +14,6 @@ from kateval.sandbox import protocol
 from kateval.types import ExecJob, ExecResult, TestOutcome
 
 LIMIT_STATUSES = ("timeout", "memory", "output_limit")
-ERROR_CHARS = 500
 
 
 @dataclass
@@ -32,7 +31,7 @@ class Collected:
     answers: dict[int, bytes] = field(default_factory=dict)      # a call job's raw answers (for a replay)
     load_report: Any = None        # the program's own load report, as it wrote it
 
-def _text(value: Any, limit: int = ERROR_CHARS) -> str:
+def _text(value: Any, limit: int = protocol.ERROR_CHARS) -> str:
     return value[:limit] if type(value) is str else ""
 
 
@@ -50,7 +49,7 @@ def answer_outcome(raw: bytes, cpu_s: float) -> TestOutcome:
         if kind == b"e" and type(message) is list and len(message) == 2 and all(type(p) is str for p in message):
             name, text = message
             status = {"MemoryError": "memory", "OutputLimit": "output_limit"}.get(name, "error")
-            return TestOutcome(status, None, f"{name[:100]}: {text[:ERROR_CHARS]}", cpu_s)
+            return TestOutcome(status, None, f"{name[:100]}: {text[:protocol.ERROR_CHARS]}", cpu_s)
     except ValueError as exc:
         return TestOutcome("error", None, f"the program's answer is not plain data ({exc})", cpu_s)
     return TestOutcome("error", None, "the program's answer is malformed", cpu_s)
@@ -208,7 +207,7 @@ def lost_outcome(error: str, ran: Collected) -> TestOutcome:
         if error.startswith(prefix):
             return TestOutcome(status, None, error)
     why = f" ({ran.ended.splitlines()[0]})" if ran.ended else ""
-    return TestOutcome("error", None, (error + why)[:ERROR_CHARS])
+    return TestOutcome("error", None, (error + why)[:protocol.ERROR_CHARS])
 
 
 def assemble(job: ExecJob, collected: Collected) -> ExecResult:
