@@ -4,7 +4,8 @@ holding one local sandbox worker (`make_executor(workers=1)`), spread over the n
 Trust: the actors run kateval's own code, as trusted as the driver; model-written programs still run only inside
 each actor's sandbox, behind the same boundary as on the driver's machine (kateval.sandbox), so a verdict on a
 node is the verdict the driver would have given. Only plain data crosses: pickled ExecJob in, ExecResult out,
-and the task adapter compares in the driver as before. A node that dies costs its jobs a second run elsewhere.
+and the task adapter compares in the driver as before. A node that dies costs its jobs a second run elsewhere;
+a job whose worker is lost twice while it runs alone is a sandbox_error, and the run goes on.
 """
 from __future__ import annotations
 
@@ -61,11 +62,14 @@ class RayExecutor:
             raise
 
     def run(self, jobs: Sequence[ExecJob]) -> list[ExecResult]:
+        if jobs and not self._actors:
+            raise KatevalError("every sandbox worker on the Ray cluster was lost")
         results: list[ExecResult | None] = [None] * len(jobs)
         size = max(1, min(MAX_CHUNK, len(jobs) // (4 * max(1, len(self._actors)))))
         todo = deque(range(start, min(start + size, len(jobs))) for start in range(0, len(jobs), size))
         running: dict[Any, tuple[Any, range]] = {}
         load = {actor: 0 for actor in self._actors}
+        lost_alone: Counter[int] = Counter()   # job -> workers lost while it ran on its own
         while todo or running:
             for actor in [a for a in load for _ in range(IN_FLIGHT_PER_ACTOR - load[a])]:
                 if todo:
@@ -80,15 +84,25 @@ class RayExecutor:
                 for index, result in zip(chunk, self._ray.get(done[0])):
                     results[index] = result
             except self._ray.exceptions.RayActorError as exc:
-                self._drop(actor, load, exc)
-                todo.appendleft(chunk)   # run again on a live worker: the sandbox leaves nothing behind
+                # Run again on live workers (the sandbox leaves nothing behind), each job of the chunk on its
+                # own, so that a job that takes its worker down can take down at most two more, as on one machine
+                # a job that kills two sandbox workers is a sandbox_error and the run goes on.
+                if len(chunk) == 1:
+                    lost_alone[chunk[0]] += 1
+                    if lost_alone[chunk[0]] >= 2:
+                        results[chunk[0]] = ExecResult("sandbox_error", (), "the Ray worker running this program "
+                                                       f"was lost, twice (the last: {_cause(exc)})"[:1000])
+                        self._drop(actor, load, exc, pending=bool(todo or running))
+                        continue
+                self._drop(actor, load, exc, pending=True)
+                todo.extendleft(range(index, index + 1) for index in reversed(chunk))
         return results  # type: ignore[return-value]
 
-    def _drop(self, actor, load: dict, exc: Exception) -> None:
+    def _drop(self, actor, load: dict, exc: Exception, pending: bool) -> None:
         if actor in load:
             del load[actor]
             self._actors.remove(actor)
-        if not self._actors:
+        if not self._actors and pending:
             raise KatevalError(f"every sandbox worker on the Ray cluster was lost (the last: {_cause(exc)})")
 
     def describe(self) -> dict[str, Any]:
