@@ -149,14 +149,17 @@ def _phrases(text: str, cut: bool) -> list[Statement]:
 
 def _phrase_value(text: str, phrase_start: int, cursor: int, cut: bool) -> Statement | None:
     """What an answer phrase states, read past markup and filler words; None when it states nothing."""
-    math_closer = None
+    math_closer, points_ahead = None, False
     while True:
         skipped = SKIPPED_RE.match(text, cursor)
         if skipped:
             opener = next((d for d in MATH_CLOSERS if d in skipped.group()), None)
             math_closer = MATH_CLOSERS[opener] if opener else math_closer
+            points_ahead = points_ahead or bool(opener) or any(mark in skipped.group() for mark in ":=")
             cursor = skipped.end()
         if cursor >= len(text):   # the phrase is the last thing written
+            if not (points_ahead or cut):   # `\boxed{25} is the answer`, a closing `**Final Answer**` heading
+                return None
             return Statement(None, phrase_start, len(text), False, False)
         if BOX_RE.match(text, cursor):
             return None   # the box itself is the statement (read with the boxes)
@@ -167,7 +170,7 @@ def _phrase_value(text: str, phrase_start: int, cursor: int, cut: bool) -> State
             break
         if word.group().lower() in NEGATIONS or word.group().lower() not in FILLER_WORDS:
             return None
-        cursor = word.end()
+        cursor, points_ahead = word.end(), True
     value = NUMBER_RE.match(text, cursor) or LATEX_NUMBER_RE.match(text, cursor)
     if value is None:
         return None

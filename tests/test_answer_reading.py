@@ -146,3 +146,11 @@ def test_an_integer_past_4300_digits_is_read_and_graded_like_any_other(text):
     assert grade.status in ("correct", "wrong_answer")
     assert grade.correct is (answer_key(grade.extracted_answer) == "25")
     assert len(answer_key(grade.extracted_answer)) <= len(grade.extracted_answer)
+
+
+@pytest.mark.parametrize("text", ["\\boxed{25} is the answer", "**25** is the final answer",
+                                  "\\boxed{25}\n\n**Final Answer**", "So \\boxed{25} is my final answer**\n"])
+def test_a_phrase_that_ends_finished_text_pointing_back_is_no_statement(text):
+    # It names an answer given before it; only a phrase that points ahead (`is`, `:`, `=`) and ends there is unfinished.
+    grade = grade_integer_answer(text, 25, cut=False)
+    assert grade.correct and grade.extracted_answer == "25"
