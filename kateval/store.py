@@ -104,19 +104,24 @@ def read_json(path: Path, holder: str) -> dict[str, Any]:
 
 
 def record_line(record: dict[str, Any]) -> str:
-    """One samples.jsonl line. UTF-8 as written, except that a record holding a string UTF-8 cannot carry (a
-    lone surrogate, from a model's output or a program's) is written with JSON escapes instead: every string is
-    stored, and read back exactly."""
+    """One samples.jsonl line (json_text)."""
+    return json_text(record) + "\n"
+
+
+def json_text(value: Any, **options: Any) -> str:
+    """JSON text that any record's values can be written as. UTF-8 as written, except that a value holding a
+    string UTF-8 cannot carry (a lone surrogate, from a model's output or a program's) is written with JSON
+    escapes instead: every string is stored, and read back exactly."""
     try:
-        line = json.dumps(record, ensure_ascii=False, default=_plain)
+        text = json.dumps(value, ensure_ascii=False, default=_plain, **options)
     except ValueError:   # an int past Python's 4,300-digit limit for decimal text (kept as hex text instead)
-        record = _ints_as_text(record)
-        line = json.dumps(record, ensure_ascii=False, default=_plain)
+        value = _ints_as_text(value)
+        text = json.dumps(value, ensure_ascii=False, default=_plain, **options)
     try:
-        line.encode("utf-8")
+        text.encode("utf-8")
     except UnicodeEncodeError:
-        line = json.dumps(record, ensure_ascii=True, default=_plain)
-    return line + "\n"
+        text = json.dumps(value, ensure_ascii=True, default=_plain, **options)
+    return text
 
 
 def _plain(value: Any) -> Any:

@@ -209,6 +209,18 @@ def test_export_of_a_kateval_task_with_several_samples(data_dir, tmp_path):
     assert all(len(ln["resps"][0]) == 2 and len(ln["kateval"]["samples"]) == 2 for ln in lines)
 
 
+def test_export_carries_completions_that_utf8_cannot(data_dir, tmp_path):
+    # A model's lone surrogate is stored (escaped) in samples.jsonl; the export writes it escaped too.
+    completions = tmp_path / "completions.jsonl"
+    text = "The answer is \\boxed{204}. \ud800"
+    completions.write_text(json.dumps({"task": "aime24", "problem_id": "2024-I-1", "completion": text}) + "\n")
+    out, bad = score_file(completions, tmp_path / "scored", data_dir=str(data_dir), show_progress=False)
+    results_path, samples_path = export_lm_eval(out, tmp_path / "x")
+    (line,) = [json.loads(ln) for ln in samples_path.read_text(encoding="utf-8").splitlines()]
+    assert bad == 0 and line["resps"] == [[text]]
+    assert json.loads(results_path.read_text())["results"]["aime24"]["exact_match,none"] == 1.0
+
+
 # ---------------------------------------------------------------- kateval score on lm-eval and evalplus files
 def test_score_reads_an_lm_eval_log(include, tmp_path, lm_eval_output):
     log = next(lm_eval_output.glob("samples_*.jsonl"))

@@ -21,7 +21,7 @@ from typing import Any
 
 from kateval import __version__
 from kateval.report.summary import summarize
-from kateval.store import iter_records, read_run_meta
+from kateval.store import iter_records, json_text, read_run_meta
 from kateval.types import KatevalError
 
 ACCOUNTING = ("sample_index", "mode", "well_formed", "finish_reason", "truncated", "status", "correct",
@@ -50,14 +50,14 @@ def export_lm_eval(run_dir: Path, out: Path) -> list[Path]:
     for view in views.values():
         lines = [line for pid, records in view.docs.items() for line in view.sample_lines(pid, records)]
         path = folder / f"samples_{view.lm_name}_{date_id}.jsonl"
-        path.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines), encoding="utf-8")
+        path.write_text("".join(json_text(line) + "\n" for line in lines), encoding="utf-8")
         written.append(path)
         hashes[view.lm_name] = _hash("".join(ln["doc_hash"] + ln["prompt_hash"] + ln["target_hash"] for ln in lines))
         view.add_results(results)
     results.update(_run_block(meta, model, hashes))
     results["kateval"] = _accounting(run_dir, {name: view.lm_name for name, view in views.items()})
     results_path = folder / f"results_{date_id}.json"
-    results_path.write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    results_path.write_text(json_text(results, indent=2) + "\n", encoding="utf-8")
     return [results_path, *written]
 
 
