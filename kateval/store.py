@@ -45,9 +45,53 @@ def iter_record_lines(run_dir: Path) -> Iterator[tuple[bytes, dict[str, Any]]]:
             if not raw.endswith(b"\n"):
                 break  # torn last line of a killed run
             try:
-                yield raw, _loads(raw)
+                record = _loads(raw)
             except ValueError:   # JSONDecodeError and UnicodeDecodeError are ValueErrors
                 print(f"kateval: warning: {path}:{number} is not a valid record; skipped", file=sys.stderr)
+                continue
+            problem = record_problem(record)
+            if problem is not None:   # a hand-edited or foreign line: the readers after this one rely on the types
+                print(f"kateval: warning: {path}:{number} is not a valid record ({problem}); skipped", file=sys.stderr)
+                continue
+            blanked = [name for name in OPTIONAL_FIELDS if type(record.get(name)) not in RECORD_TYPES[name]]
+            if blanked:   # as the table reader does: an optional value of another type is left empty
+                print(f"kateval: warning: {path}:{number}: {', '.join(blanked)} of another type, left empty",
+                      file=sys.stderr)
+                record = {**record, **dict.fromkeys(blanked)}
+            yield raw, record
+
+
+_OPTIONAL_INT, _OPTIONAL_STR = (int, type(None)), (str, type(None))
+# What each field of a record holds (kateval.types.SampleRecord), as JSON gives it back; a field may be missing
+# (runs made before it existed), never of another type.
+RECORD_TYPES: dict[str, tuple[type, ...]] = {
+    "task": (str,), "problem_id": (str,), "sample_index": (int,), "mode": (str,), "well_formed": (bool,),
+    "finish_reason": _OPTIONAL_STR, "truncated": (bool,), "prompt_tokens": _OPTIONAL_INT,
+    "completion_tokens": _OPTIONAL_INT, "judge_tokens": _OPTIONAL_INT, "think_tokens": _OPTIONAL_INT,
+    "answer_tokens": _OPTIONAL_INT, "other_tokens": _OPTIONAL_INT, "extracted_answer": _OPTIONAL_STR,
+    "correct": (bool,), "status": (str,), "completion": (str,), "difficulty": _OPTIONAL_STR, "prefix": (str,),
+    "stop_reason": (str, int, type(None)),
+    "cached_prompt_tokens": _OPTIONAL_INT, "grade_details": (dict,), "thinking_budget": _OPTIONAL_INT,
+    "think_budget_hit": (bool, type(None)), "segments": (list,),
+}
+REQUIRED_FIELDS = ("task", "problem_id", "sample_index")
+OPTIONAL_FIELDS = tuple(name for name, types in RECORD_TYPES.items() if type(None) in types)
+_STRICT_FIELDS = tuple((name, types) for name, types in RECORD_TYPES.items() if name not in OPTIONAL_FIELDS)
+
+
+def record_problem(record: Any) -> str | None:
+    """What makes a parsed line no record (None: it is one): not an object, no key, or a field that may not be
+    empty holding a value of another type."""
+    if type(record) is not dict:
+        return "not a JSON object"
+    for name in REQUIRED_FIELDS:
+        if name not in record:
+            return f"no '{name}'"
+    for name, types in _STRICT_FIELDS:
+        value = record.get(name)
+        if type(value) not in types and name in record:
+            return f"'{name}' holds {type(value).__name__} {str(value)[:40]!r}"
+    return None
 
 
 def _loads(raw: bytes) -> Any:

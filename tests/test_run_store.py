@@ -87,3 +87,22 @@ def test_reference_run_is_all_correct_with_exact_token_sums(tmp_path, data_dir, 
     assert summary["problems"] == 30 and summary["samples_per_problem"] == n and summary["accuracy"] == 1.0
     meta = json.loads((out / "run.json").read_text())
     assert meta["tasks"]["aime25"]["source"]["sha256"] and meta["sampling"]["n"] == n and meta["ended"]
+
+
+def test_a_hand_edited_line_of_other_types_is_skipped_or_blanked_never_a_traceback(tmp_path, data_dir, capsys):
+    out = tmp_path / "run"
+    assert main(["run", "--backend", "reference", "--tasks", "aime24", "--limit", "3", "--out", str(out),
+                 "--data-dir", str(data_dir), "--no-progress"]) == 0
+    samples = out / "samples.jsonl"
+    records = [json.loads(line) for line in samples.read_text().splitlines()]
+    records[0]["completion_tokens"] = "12"          # may be empty: left empty
+    records[1]["correct"] = "yes"                   # may not be: the line is no record
+    samples.write_text("".join(json.dumps(r) + "\n" for r in [*records, ["a list"]]))
+    read = list(iter_records(out))
+    assert [r["problem_id"] for r in read] == [records[0]["problem_id"], records[2]["problem_id"]]
+    assert read[0]["completion_tokens"] is None
+    err = capsys.readouterr().err
+    assert "samples.jsonl:1: completion_tokens of another type, left empty" in err
+    assert "samples.jsonl:2 is not a valid record ('correct' holds str 'yes')" in err
+    assert "samples.jsonl:4 is not a valid record (not a JSON object)" in err
+    assert main(["report", str(out)]) == 0 and "Traceback" not in capsys.readouterr().err

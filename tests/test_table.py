@@ -61,7 +61,7 @@ def test_a_value_of_another_type_is_left_empty_not_fatal(tmp_path, capsys):
     lines = [json.dumps(R("t", "p0")) + "\n", json.dumps(R("t", "p1", completion_tokens="12")) + "\n"]
     frame = sample_frame(write_lines(tmp_path / "typed", lines))
     assert frame["completion_tokens"].tolist()[0] == 100 and frame["completion_tokens"].isna().tolist() == [False, True]
-    assert "field 'completion_tokens' has values of another type" in capsys.readouterr().err
+    assert "samples.jsonl:2: completion_tokens of another type, left empty" in capsys.readouterr().err
 
 
 def test_unknown_fields_and_uneven_samples_per_problem(tmp_path):
