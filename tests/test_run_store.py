@@ -97,10 +97,11 @@ def test_a_hand_edited_line_of_other_types_is_skipped_or_blanked_never_a_traceba
     records = [json.loads(line) for line in samples.read_text().splitlines()]
     records[0]["completion_tokens"] = "12"          # may be empty: left empty
     records[1]["correct"] = "yes"                   # may not be: the line is no record
+    records[2]["think_tokens"] = 10 ** 30           # no count: what no int64 column takes
     samples.write_text("".join(json.dumps(r) + "\n" for r in [*records, ["a list"]]))
     read = list(iter_records(out))
     assert [r["problem_id"] for r in read] == [records[0]["problem_id"], records[2]["problem_id"]]
-    assert read[0]["completion_tokens"] is None
+    assert read[0]["completion_tokens"] is None and read[1]["think_tokens"] is None
     err = capsys.readouterr().err
     assert "samples.jsonl:1: completion_tokens of another type, left empty" in err
     assert "samples.jsonl:2 is not a valid record ('correct' holds str 'yes')" in err

@@ -88,7 +88,7 @@ class TaskView:
     def _metric_names(self, docs, graded) -> dict[str, list[str]]:
         """filter -> metric names, in lm-eval's order."""
         if self.native:
-            statuses = {r["status"] for records in docs.values() for r in records}
+            statuses = {r.get("status") for records in docs.values() for r in records}
             return {"none": ["pass@1" if statuses & CODE_STATUSES else "exact_match"]}
         names: dict[str, list[str]] = {}
         for per_filter in graded:
@@ -116,7 +116,7 @@ class TaskView:
         common = {
             "doc_id": doc_id, "doc": doc, "target": target,
             "arguments": {"gen_args_0": {"arg_0": context, "arg_1": self.params.get("generation_kwargs", {})}},
-            "resps": [[r["completion"] for r in records]],
+            "resps": [[r.get("completion") for r in records]],
         }
         hashes = {"doc_hash": hash_string(json.dumps(doc, indent=2, default=handle_non_serializable,
                                                      ensure_ascii=False)),
