@@ -42,11 +42,12 @@ class ByteTokenizer:
 class HFTokenizer:
     """A Hugging Face tokenizer, decoding with special tokens kept (the AutoThink tags are special)."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, local_only: bool = False):
         try:
             from transformers import AutoTokenizer
 
-            self.hf = AutoTokenizer.from_pretrained(path)  # the transformers tokenizer, for chat templates
+            # the transformers tokenizer, for chat templates
+            self.hf = AutoTokenizer.from_pretrained(path, local_files_only=local_only)
         except Exception as exc:  # missing path, no network for a hub id, broken files
             raise KatevalError(f"cannot load tokenizer '{path}': {type(exc).__name__}: {exc}") from exc
         self.name = path

@@ -2,6 +2,7 @@
 for the same seeds it must give the records the offline backend gives."""
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -15,6 +16,7 @@ import pytest
 pytest.importorskip("vllm")
 
 from kateval.backends.base import BackendConfig
+from kateval.backends.openai_reply import read_reply
 from kateval.backends.openai_server import OpenAIBackend
 from kateval.backends.vllm_offline import VLLMBackend
 from kateval.tinymodel import DEFAULT_DIR, ensure_tiny_model
@@ -108,8 +110,9 @@ def test_server_gives_the_offline_records_for_the_same_seeds(tiny_model, server,
 
 def test_reasoning_in_a_separate_field_is_put_back_before_the_answer(tiny_model, server):
     remote = OpenAIBackend(BackendConfig("openai", "no-local-tokenizer", profile="qwen3", options={"base_url": server}))
-    choice = {"message": {"reasoning_content": "think hard", "content": "42"}}
-    assert remote._text(choice, None) == "<think>\nthink hard\n</think>\n\n42"
+    reply = {"choices": [{"index": 0, "message": {"reasoning_content": "think hard", "content": "42"}}]}
+    (choice,) = read_reply(json.dumps(reply).encode(), 1).choices
+    assert remote._text(choice) == "<think>\nthink hard\n</think>\n\n42"
 
 
 def test_server_errors_are_one_line(tiny_model, server):

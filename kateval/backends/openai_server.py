@@ -8,10 +8,13 @@ The API key is read from $OPENAI_API_KEY and never recorded.
 """
 from __future__ import annotations
 
+import http.client
 import json
 import os
+import socket
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -19,6 +22,7 @@ from typing import Any
 
 from kateval.accounting import think_budget_hit
 from kateval.backends.base import Backend, BackendConfig, sample_groups, typed_options
+from kateval.backends.openai_reply import BadReply, Choice, Reply, read_reply
 from kateval.profiles import Profile, RenderedPrompt, chat_messages, get_profile, render_prompt
 from kateval.types import Completion, KatevalError, Prompt, Request, SamplingConfig, TokenDecoder
 
@@ -72,22 +76,20 @@ class OpenAIBackend(Backend):
         else:
             endpoint = "chat/completions"
             body.update(self._chat_body(request.prompt, rendered, mode))
-        reply = self._post(endpoint, body)
+        reply = self._post(endpoint, body, len(indices))
         self._stats["requests"] += 1
-        prompt_ids = reply.get("prompt_token_ids")
-        usage = reply.get("usage") or {}
-        cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens")
+        prompt_ids = reply.prompt_token_ids
         completions = []
-        for choice in sorted(reply.get("choices", []), key=lambda c: c.get("index", 0)):
-            ids = tuple(choice["token_ids"]) if choice.get("token_ids") is not None else None
+        for index, choice in zip(indices, reply.choices):
+            ids = choice.token_ids
             self._stats["generated_tokens"] += len(ids) if ids else 0
             completions.append(Completion(
-                task=request.task, problem_id=request.problem_id, sample_index=indices[choice.get("index", 0)],
-                text=self._text(choice, ids), token_ids=ids, finish_reason=choice.get("finish_reason"),
-                prefix=rendered.prefix, stop_reason=choice.get("stop_reason"),
-                prompt_tokens=len(prompt_ids) if prompt_ids is not None else usage.get("prompt_tokens"),
-                cached_prompt_tokens=cached,
-                completion_tokens=usage.get("completion_tokens") if len(indices) == 1 and ids is None else None,
+                task=request.task, problem_id=request.problem_id, sample_index=index,
+                text=self._text(choice), token_ids=ids, finish_reason=choice.finish_reason,
+                prefix=rendered.prefix, stop_reason=choice.stop_reason,
+                prompt_tokens=len(prompt_ids) if prompt_ids is not None else reply.prompt_tokens,
+                cached_prompt_tokens=reply.cached_tokens,
+                completion_tokens=reply.completion_tokens if len(indices) == 1 and ids is None else None,
                 requested_mode=mode, thinking_budget=budget, think_budget_hit=think_budget_hit(prompt_ids, ids, self._markers, budget)))
         return completions
 
@@ -138,19 +140,19 @@ class OpenAIBackend(Backend):
             raise KatevalError("--grammar autothink needs a kat model whose tokenizer is at hand (--tokenizer)")
         return autothink_grammar(self._hf.convert_tokens_to_ids, mode)
 
-    def _text(self, choice: dict[str, Any], ids: tuple[int, ...] | None) -> str:
+    def _text(self, choice: Choice) -> str:
+        ids = choice.token_ids
         if ids is not None and self._tokenizer is not None:
             eos = self._hf.eos_token_id
             return self._tokenizer.decode(ids[:-1] if ids and ids[-1] == eos else ids)
-        if "text" in choice:
-            return choice["text"]
-        message = choice.get("message") or {}
-        content = message.get("content") or ""
-        reasoning = message.get("reasoning") or message.get("reasoning_content")
-        return f"<think>\n{reasoning}\n</think>\n\n{content}" if reasoning else content
+        if choice.text is not None:
+            return choice.text
+        return f"<think>\n{choice.reasoning}\n</think>\n\n{choice.content}" if choice.reasoning else choice.content
 
     # ------------------------------------------------------------------ HTTP
-    def _post(self, endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
+    def _post(self, endpoint: str, body: dict[str, Any], n: int) -> Reply:
+        """The server's reply to `body`, asking for `n` samples; a reply that is no such reply (a proxy's error page,
+        one cut short, choices missing) is retried like a failed connection, then a one-line error."""
         data = json.dumps(body).encode()
         headers = {"Content-Type": "application/json",
                    "Authorization": f"Bearer {os.environ.get('OPENAI_API_KEY', 'EMPTY')}"}
@@ -159,14 +161,18 @@ class OpenAIBackend(Backend):
             request = urllib.request.Request(f"{self.base_url}/{endpoint}", data=data, headers=headers)
             try:
                 with urllib.request.urlopen(request, timeout=self.options.get("timeout", 3600)) as response:
-                    return json.loads(response.read())
+                    return read_reply(response.read(), n)
             except urllib.error.HTTPError as exc:
                 detail = exc.read().decode(errors="replace")[:500]
                 if exc.code not in _RETRY_STATUS or attempt == attempts - 1:
                     raise KatevalError(f"{self.base_url}/{endpoint}: HTTP {exc.code}: {detail}") from exc
-            except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+            except (urllib.error.URLError, TimeoutError, ConnectionError, http.client.HTTPException) as exc:
                 if attempt == attempts - 1:
-                    raise KatevalError(f"{self.base_url}/{endpoint}: {exc}") from exc
+                    raise KatevalError(f"{self.base_url}/{endpoint}: {type(exc).__name__}: {exc}") from exc
+            except BadReply as exc:
+                if attempt == attempts - 1:
+                    raise KatevalError(f"{self.base_url}/{endpoint}: the server's reply is not an OpenAI "
+                                       f"completion: {exc}") from exc
             self._stats["retries"] += 1
             time.sleep(min(2 ** attempt, 60))
         raise AssertionError("unreachable")
@@ -185,10 +191,31 @@ class OpenAIBackend(Backend):
 
 
 def _local_tokenizer(path: str | None):
-    """The model's tokenizer when it is at hand (a local folder or a cached hub id), else None."""
+    """The model's tokenizer: a local folder or a cached hub id, else downloaded from the hub where the hub can be
+    reached at all, else None (text and counts come from the server). Without the reachability check, a machine
+    with no route to the hub spent a minute in huggingface_hub's retries for a name such as `gpt-4o`."""
     from kateval.tokenizers import HFTokenizer
 
-    try:
-        return HFTokenizer(path) if path else None
-    except KatevalError:
+    if not path:
         return None
+    for local_only in (True, False):
+        if not local_only and not _hub_reachable():
+            return None
+        try:
+            return HFTokenizer(path, local_only=local_only)
+        except KatevalError:
+            continue
+    return None
+
+
+def _hub_reachable() -> bool:
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return False
+    host = urllib.parse.urlparse(constants.ENDPOINT).hostname
+    try:
+        socket.getaddrinfo(host, 443)   # a name that does not resolve fails at once; the hub's own retries do not
+    except (OSError, UnicodeError):
+        return False
+    return True
