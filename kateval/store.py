@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+import types
+import typing
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -64,27 +66,30 @@ def iter_record_lines(run_dir: Path) -> Iterator[tuple[bytes, dict[str, Any]]]:
             yield raw, record
 
 
-_OPTIONAL_INT, _OPTIONAL_STR = (int, type(None)), (str, type(None))
 INT_LIMIT = 1 << 63
-# What each field of a record holds (kateval.types.SampleRecord), as JSON gives it back (ints: 0 <= n < 2**63); a
-# field may be missing (runs made before it existed), never of another type. Fields kateval does not know are
-# left as they are.
+
+
+def _json_types(annotation: Any) -> tuple[type, ...]:
+    """The Python types JSON gives back for a SampleRecord field's annotation: `int | None` -> (int, NoneType), a
+    Literal of strings -> (str,), `dict[str, Any]` -> (dict,)."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return tuple(kind for arg in args for kind in _json_types(arg))
+    if origin is typing.Literal:
+        return tuple(dict.fromkeys(type(arg) for arg in args))
+    return (origin or annotation,)
+
+
+# What each field of a record holds, from SampleRecord's own annotations (ints: 0 <= n < 2**63). A field may be
+# missing (runs made before it existed), never of another type; fields kateval does not know are left as they are.
 RECORD_TYPES: dict[str, tuple[type, ...]] = {
-    "task": (str,), "problem_id": (str,), "sample_index": (int,), "mode": (str,), "well_formed": (bool,),
-    "finish_reason": _OPTIONAL_STR, "truncated": (bool,), "prompt_tokens": _OPTIONAL_INT,
-    "completion_tokens": _OPTIONAL_INT, "judge_tokens": _OPTIONAL_INT, "think_tokens": _OPTIONAL_INT,
-    "answer_tokens": _OPTIONAL_INT, "other_tokens": _OPTIONAL_INT, "extracted_answer": _OPTIONAL_STR,
-    "correct": (bool,), "status": (str,), "completion": (str,), "difficulty": _OPTIONAL_STR, "prefix": (str,),
-    "stop_reason": (str, int, type(None)),
-    "cached_prompt_tokens": _OPTIONAL_INT, "grade_details": (dict,), "thinking_budget": _OPTIONAL_INT,
-    "think_budget_hit": (bool, type(None)), "segments": (list,),
-}
+    name: _json_types(annotation) for name, annotation in typing.get_type_hints(SampleRecord).items()}
 # What every reader takes as given: a sample's key and its verdict. Any other field may be missing (runs made
 # before it existed, records written by other tools); readers ask for those with .get.
 REQUIRED_FIELDS = ("task", "problem_id", "sample_index", "correct")
-OPTIONAL_FIELDS = tuple(name for name, types in RECORD_TYPES.items() if type(None) in types)
-_KINDS = {name: frozenset(types) for name, types in RECORD_TYPES.items()}
-_STRICT_FIELDS = tuple((name, types) for name, types in RECORD_TYPES.items() if name not in OPTIONAL_FIELDS)
+OPTIONAL_FIELDS = tuple(name for name, kinds in RECORD_TYPES.items() if type(None) in kinds)
+_KINDS = {name: frozenset(kinds) for name, kinds in RECORD_TYPES.items()}
+_STRICT_FIELDS = tuple((name, kinds) for name, kinds in RECORD_TYPES.items() if name not in OPTIONAL_FIELDS)
 
 
 def record_problem(record: Any) -> str | None:
@@ -95,9 +100,9 @@ def record_problem(record: Any) -> str | None:
     for name in REQUIRED_FIELDS:
         if name not in record:
             return f"no '{name}'"
-    for name, types in _STRICT_FIELDS:
+    for name, kinds in _STRICT_FIELDS:
         value = record.get(name)
-        if name in record and not _holds(types, value):
+        if name in record and not _holds(kinds, value):
             return f"'{name}' holds {type(value).__name__} {str(value)[:40]!r}"
     return None
 
@@ -111,10 +116,10 @@ def _well_typed(record: dict[str, Any]) -> bool:
     return all(name in record for name in REQUIRED_FIELDS)
 
 
-def _holds(types: tuple[type, ...], value: Any) -> bool:
-    """The value is of one of the types; an int is a count or an index, so 0 <= it < 2**63 (what every column
+def _holds(kinds: tuple[type, ...], value: Any) -> bool:
+    """The value is of one of the kinds; an int is a count or an index, so 0 <= it < 2**63 (what every column
     and array downstream takes)."""
-    return type(value) in types and (type(value) is not int or 0 <= value < INT_LIMIT)
+    return type(value) in kinds and (type(value) is not int or 0 <= value < INT_LIMIT)
 
 
 def _loads(raw: bytes) -> Any:
