@@ -51,7 +51,7 @@ def measured_run(backend: BackendConfig, data_dir: str, sampling: SamplingConfig
             cpu = time.process_time()   # this process only, every thread; replicas are other processes
             wall = stages.run(requests, sampling, lambda _completion: store)
             cpu = time.process_time() - cpu
-            facts = stages.facts()["backend"]
+            facts = stages.described()["backend"]
         records = sorted(json.dumps({k: v for k, v in r.items() if k != "cached_prompt_tokens"}, sort_keys=True)
                          for r in iter_records(Path(out)))
     return {"load_s": load_s, "wall_s": wall, "driver_cpu_s": cpu, "samples": len(records),

@@ -162,21 +162,17 @@ class Stages:
             self._backend = make_run_backend(self._backend_config, self._ray_address)
         return self
 
-    def facts(self, recorded: dict[str, Any] | None = None) -> dict[str, Any]:
-        """What run.json records about the backend and the sandbox (after `load`), and the time limits each code
-        problem was graded with (added to those `recorded` before, when a run is resumed)."""
-        return {**self._described(),
-                "time_limits": time_limits(self._tasks.values(), (recorded or {}).get("time_limits"))}
-
-    def _described(self) -> dict[str, Any]:
+    def described(self) -> dict[str, Any]:
+        """What run.json records about the backend and the sandbox (after `load`)."""
         return {"backend": self._backend.describe() if self._backend else None,
                 "executor": self._executor.describe() if self._executor else None}
 
     def record_facts(self, stores: Sequence[RunStore], **extra: Any) -> None:
-        """Write `facts` into each store's run.json, keeping the time limits it recorded before (a resumed run's
-        earlier problems), plus `extra`. Every driver records through here, so none forgets a resume's limits;
-        the backend is described once for all stores (replicas answer over a round trip each)."""
-        described = self._described()
+        """Write `described()` into each store's run.json, with the time limits each code problem was graded with
+        (added to those the store recorded before: a resumed run's earlier problems), plus `extra`. Every driver
+        records through here, so none forgets a resume's limits; the backend is described once for all stores
+        (replicas answer over a round trip each)."""
+        described = self.described()
         for store in stores:
             recorded = read_run_meta(store.run_dir).get("time_limits")
             store.update_meta(**described, **extra,
