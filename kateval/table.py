@@ -8,7 +8,7 @@ never materialized unless asked for. Fields whose values are not one JSON type (
 `segments`, a list; `stop_reason`, a string or a token id) and the texts come from the store's line-by-line
 reader. Any file the fast reader refuses (a corrupt line, an
 escaped lone surrogate, a value of an unexpected type) is read line by line instead, with the store's own rules:
-a torn last line is left out, a corrupt line skipped with a warning.
+a torn last line is left out, a corrupt line skipped and a value of another type left empty, with a warning.
 
 The scalar columns are then cached beside the store as samples.parquet (stamped with the size and modification
 time of the samples.jsonl they came from, and checked against the record schema): a later load reads that in a
@@ -21,7 +21,6 @@ from __future__ import annotations
 import dataclasses
 import io
 import os
-import sys
 import types
 import typing
 from pathlib import Path
@@ -103,27 +102,12 @@ def _utf8(value: Any) -> Any:
     return value
 
 
-def _column(name: str, values: list[Any], kind: pa.DataType) -> pa.Array:
+def _column(values: list[Any], kind: pa.DataType) -> pa.Array:
+    """One column from the store's reader, whose records are already of their fields' types (a value of another
+    type left empty there, with a warning naming its line)."""
     if pa.types.is_string(kind):
         values = [_utf8(v) for v in values]
-    try:
-        return pa.array(values, type=kind)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
-        print(f"kateval: warning: field '{name}' has values of another type; those are left empty", file=sys.stderr)
-        return pa.array([_coerce(v, kind) for v in values], type=kind)
-
-
-def _coerce(value: Any, kind: pa.DataType) -> Any:
-    try:
-        if pa.types.is_string(kind):
-            return None if value is None else str(value)
-        if pa.types.is_boolean(kind):
-            return value if isinstance(value, bool) else None
-        if pa.types.is_integer(kind):
-            return value if isinstance(value, int) and not isinstance(value, bool) and abs(value) < 1 << 63 else None
-        return float(value) if isinstance(value, (int, float)) else None
-    except (TypeError, ValueError):
-        return None
+    return pa.array(values, type=kind)
 
 
 def _line_columns(run_dir: Path, names: list[str]) -> dict[str, list[Any]]:
@@ -141,7 +125,7 @@ def _scalar_table(run_dir: Path, length: int, schema: pa.Schema) -> pa.Table:
         return _fast_scalars(Path(run_dir) / SAMPLES, length, schema) if length else schema.empty_table()
     except pa.ArrowInvalid:   # a line the fast reader refuses: every line through the store's own reader
         columns = _line_columns(run_dir, schema.names)
-        return pa.table({f.name: _column(f.name, columns[f.name], f.type) for f in schema})
+        return pa.table({f.name: _column(columns[f.name], f.type) for f in schema})
 
 
 def _stamp(path: Path) -> dict[bytes, bytes]:
@@ -203,7 +187,7 @@ def sample_frame(run_dir: Path, completions: bool = False) -> pd.DataFrame:
     extra = _line_columns(run_dir, list(loose)) if completions else {}
     if extra and len(extra[loose[0]]) != table.num_rows:   # the file grew in between: one reading of it all
         columns = _line_columns(run_dir, [*schema.names, *loose])
-        table = pa.table({f.name: _column(f.name, columns.pop(f.name), f.type) for f in schema})
+        table = pa.table({f.name: _column(columns.pop(f.name), f.type) for f in schema})
         extra = columns
     return _frame(table.replace_schema_metadata(None), extra)
 
