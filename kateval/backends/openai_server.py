@@ -199,12 +199,11 @@ def _local_tokenizer(path: str | None):
     if not path:
         return None
     for local_only in (True, False):
-        if not local_only and not _hub_reachable():
-            return None
-        try:
-            return HFTokenizer(path, local_only=local_only)
-        except KatevalError:
-            continue
+        if local_only or _hub_reachable():
+            try:
+                return HFTokenizer(path, local_only=local_only)
+            except KatevalError:
+                pass
     return None
 
 
