@@ -87,15 +87,15 @@ class RayExecutor:
                 # Run again on live workers (the sandbox leaves nothing behind), each job of the chunk on its
                 # own, so that a job that takes its worker down can take down at most two more, as on one machine
                 # a job that kills two sandbox workers is a sandbox_error and the run goes on.
+                again = list(chunk)
                 if len(chunk) == 1:
                     lost_alone[chunk[0]] += 1
                     if lost_alone[chunk[0]] >= 2:
                         results[chunk[0]] = ExecResult("sandbox_error", (), "the Ray worker running this program "
                                                        f"was lost, twice (the last: {_cause(exc)})"[:1000])
-                        self._drop(actor, load, exc, pending=bool(todo or running))
-                        continue
-                self._drop(actor, load, exc, pending=True)
-                todo.extendleft(range(index, index + 1) for index in reversed(chunk))
+                        again = []
+                todo.extendleft(range(index, index + 1) for index in reversed(again))
+                self._drop(actor, load, exc, pending=bool(todo or running))
         return results  # type: ignore[return-value]
 
     def _drop(self, actor, load: dict, exc: Exception, pending: bool) -> None:
